@@ -2,10 +2,10 @@
  *
  * Reply-code meanings, reply classes and subjects, enhanced status codes,
  * which replies each command may get, commands, EHLO keywords and anomaly
- * kinds.  All of it is data in core/tables/*.def; this header only expands
- * the lists into enums and declares the look-ups.  Every function here is
- * pure, thread-safe and never returns NULL unless it says so: an unknown
- * input gets a generic label, never an error.
+ * kinds.  All of it is data in the .def files of core/tables/; this header
+ * only expands the lists into enums and declares the look-ups.  Every
+ * function here is pure, thread-safe and never returns NULL unless it says
+ * so: an unknown input gets a generic label, never an error.
  */
 #ifndef SMTPSCOPE_REGISTRY_H
 #define SMTPSCOPE_REGISTRY_H
@@ -61,9 +61,29 @@ const char *reg_reply_meaning(int code, smtp_cmd cmd);
 /* True when a table gives `code` a meaning of its own. */
 bool reg_reply_known(int code);
 /* True when `code` is a reply `cmd` may get (RFC 5321 4.3.2 and the
- * extension RFCs).  421 is valid everywhere; codes the table does not know
- * for the command are not. */
+ * extension RFCs).  Strict about positive codes (only those the command's
+ * row in tables/command_replies.def lists), liberal about negative ones:
+ * 421 and common policy/syntax refusals are valid for any command, a 4yz
+ * wherever its 5yz twin is, and a negative code no table knows (400, 472)
+ * for any command.  UNKNOWN accepts 250 and any negative code; NONE
+ * accepts nothing.  The full rules head command_replies.def. */
 bool reg_reply_valid_for(smtp_cmd cmd, int code);
+
+/* Table iterators, e.g. for the plugin's value_strings and for tests.
+ * Rows come in table order (reply_codes.def: ascending code).  `i` runs
+ * from 0 to the count; out of range the call returns false and leaves the
+ * outputs alone.  Any output pointer may be NULL; strings are static. */
+size_t reg_reply_code_count(void);
+bool reg_reply_code_at(size_t i, int *code, const char **meaning, const char **reference);
+/* Rows of reply_context.def: the meaning `code` has after `cmd`. */
+size_t reg_reply_context_count(void);
+bool reg_reply_context_at(size_t i, smtp_cmd *cmd, int *code, const char **meaning);
+/* The codes command_replies.def lists for `cmd`, ascending, count in *n
+ * (0 for NONE and out-of-range ids); and the negative codes it allows for
+ * any command but the greeting.  reg_reply_valid_for() adds general rules
+ * on top of these lists (see that file). */
+const uint16_t *reg_command_replies(smtp_cmd cmd, size_t *n);
+const uint16_t *reg_any_command_replies(size_t *n);
 
 /* ---- enhanced status codes (tables/enhanced_codes.def) --------------- */
 
@@ -77,7 +97,9 @@ typedef struct smtp_enhanced {
 /* Parse an enhanced code at the start of `text` (RFC 3463: class "." subject
  * "." detail, class one of 2/4/5, subject and detail 1-3 digits, followed by
  * a space or the end).  Returns the number of bytes it took (0 and
- * out->present == 0 when there is none). */
+ * out->present == 0 when there is none).  Reads at most `len` bytes of any
+ * value; a tab, CR or LF after the code counts as its end too.  `out` may
+ * be NULL to just test for a code. */
 size_t reg_enhanced_parse(const char *text, size_t len, smtp_enhanced *out);
 /* Format "5.1.1" into buf (at least 12 bytes).  Returns buf. */
 char *reg_enhanced_format(const smtp_enhanced *e, char *buf, size_t size);
@@ -91,6 +113,10 @@ const char *reg_enhanced_subject_name(unsigned subject);
 /* Meaning of X.subject.detail from the IANA registry, e.g. "Bad destination
  * mailbox address"; NULL when the registry has no such detail code. */
 const char *reg_enhanced_detail_meaning(unsigned subject, unsigned detail);
+/* Rows of enhanced_codes.def in table order (same conventions as
+ * reg_reply_code_at). */
+size_t reg_enhanced_count(void);
+bool reg_enhanced_at(size_t i, unsigned *subject, unsigned *detail, const char **meaning);
 
 /* ---- EHLO keywords (tables/ehlo_keywords.def) ------------------------ */
 

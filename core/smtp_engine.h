@@ -12,7 +12,7 @@
  * the callback: copy what you keep.  Strings from the registry (labels,
  * meanings) are static and may be kept.
  *
- * Memory is bounded per engine whatever the peer sends (see limits.h);
+ * Memory is bounded per engine whatever the peer sends (see smtp_limits.h);
  * every limit hit is reported as an anomaly.
  */
 #ifndef SMTPSCOPE_SMTP_ENGINE_H
@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "smtp_limits.h"
 #include "pos.h"
 #include "registry.h"
 

@@ -1,11 +1,11 @@
-/* limits.h -- every deliberate bound of the core, in one place.
+/* smtp_limits.h -- every deliberate bound of the core, in one place.
  *
  * Each limit exists so that memory per conversation stays bounded whatever a
  * peer sends.  Hitting one is never fatal: the core records an anomaly, keeps
  * what it has and goes on.  The README lists these values.
  */
-#ifndef SMTPSCOPE_LIMITS_H
-#define SMTPSCOPE_LIMITS_H
+#ifndef SMTPSCOPE_SMTP_LIMITS_H
+#define SMTPSCOPE_SMTP_LIMITS_H
 
 /* RFC 5321 4.5.3.1: command lines 512 octets, text lines 1000.  Lines longer
  * than these are flagged; lines are only *buffered* up to SMTP_MAX_LINE_BUF,
