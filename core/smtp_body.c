@@ -1,0 +1,402 @@
+/* smtp_body.c -- message bodies: the DATA end-of-data scan with
+ * dot-stuffing and the SMTP-smuggling patterns, BDAT chunk counting, and
+ * the header scan for Subject and Message-ID.
+ *
+ * The DATA scan jumps from line end to line end with memchr and keeps only
+ * a mark (smtp_mark) across calls: at most the ".\r" of a possible final
+ * line is held back.  The body is never buffered.
+ *
+ * End of data is CRLF "." CRLF and nothing else.  Receivers disagree about
+ * bare LF or bare CR around the dot (LF.LF, CRLF.LF, LF.CRLF, CR.CR, ...):
+ * some end the message there, some do not -- the SMTP smuggling attack
+ * lives in that disagreement.  We keep reading (as a strict receiver does),
+ * so a smuggled second message stays inside the first, and flag the pattern
+ * as smtp_smuggling where a lenient receiver would have ended the message.
+ */
+#include <string.h>
+
+#include "smtp_internal.h"
+
+bool smtp_body_active(const smtp_engine *e)
+{
+    return e->body.data || e->body.chunk_active;
+}
+
+/* The transaction the body belongs to, NULL if it already ended. */
+static smtp_txn *body_txn(smtp_engine *e)
+{
+    return smtp_txn_get(e, e->body.txn_gen);
+}
+
+/* ---- header scan -------------------------------------------------------- */
+
+static void hdr_reset(smtp_hdr *h)
+{
+    memset(h, 0, sizeof *h);
+    h->bol = true;
+}
+
+static smtp_buf *hdr_value(smtp_engine *e)
+{
+    smtp_txn *t = body_txn(e);
+    if (!t)
+        return NULL;
+    switch (e->body.hdr.field) {
+    case 1: return &t->subject;
+    case 2: return &t->message_id;
+    default: return NULL;
+    }
+}
+
+static uint8_t hdr_field(const char *name, size_t n)
+{
+    while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+        n--;
+    if (n == 7 && g_ascii_strncasecmp(name, "subject", 7) == 0)
+        return 1;
+    if (n == 10 && g_ascii_strncasecmp(name, "message-id", 10) == 0)
+        return 2;
+    return 0;
+}
+
+/* Feed message bytes (as sent, CRLF line ends) to the header scan. */
+static void hdr_scan(smtp_engine *e, const char *p, size_t n)
+{
+    smtp_hdr *h = &e->body.hdr;
+    if (n > SMTP_MAX_HEADER_SCAN - h->scanned)
+        n = SMTP_MAX_HEADER_SCAN - h->scanned;
+    h->scanned += (uint32_t)n;
+    const char *end = p + n;
+
+    while (p < end && !h->done) {
+        if (h->bol) {
+            h->bol = false;
+            if (*p == '\r' || *p == '\n') {
+                h->done = true; /* the empty line ends the header */
+                break;
+            }
+            if (*p != ' ' && *p != '\t') {
+                h->field = 0;
+                h->in_name = true;
+                h->name_len = 0;
+                h->value_started = false;
+            }
+            /* else: a folded continuation of the current field */
+        }
+        const char *lf = memchr(p, '\n', (size_t)(end - p));
+        const char *seg = lf ? lf : end;
+        if (h->in_name) {
+            const char *colon = memchr(p, ':', (size_t)(seg - p));
+            const char *ne = colon ? colon : seg;
+            size_t take = (size_t)(ne - p);
+            if (take > sizeof h->name - h->name_len)
+                take = sizeof h->name - h->name_len;
+            memcpy(h->name + h->name_len, p, take);
+            h->name_len = (uint8_t)(h->name_len + take);
+            if (colon) {
+                h->in_name = false;
+                h->field = hdr_field(h->name, h->name_len);
+                p = colon + 1;
+            } else {
+                p = seg;
+            }
+        }
+        smtp_buf *v = h->in_name ? NULL : hdr_value(e);
+        if (v && p < seg) {
+            if (!h->value_started) {
+                while (p < seg && (*p == ' ' || *p == '\t'))
+                    p++;
+                h->value_started = p < seg;
+            }
+            smtp_buf_append(v, p, (size_t)(seg - p), SMTP_MAX_HEADER_VALUE);
+        }
+        p = seg;
+        if (lf) {
+            if (v && v->len && v->data[v->len - 1] == '\r')
+                v->len--;
+            h->bol = true;
+            p = lf + 1;
+        }
+    }
+    if (h->scanned >= SMTP_MAX_HEADER_SCAN)
+        h->done = true;
+}
+
+/* Message bytes to the header scan and the sink. */
+static void body_out(smtp_engine *e, const void *p, size_t n, cap_pos pos, bool last)
+{
+    if (n && !e->body.hdr.done)
+        hdr_scan(e, (const char *)p, n);
+    if (e->sink.on_body && (n || last)) {
+        smtp_body_span s = { p, n, pos, last };
+        e->sink.on_body(e->user, &s);
+    }
+}
+
+/* ---- ends of messages ------------------------------------------------------ */
+
+static void size_check(smtp_engine *e, cap_pos pos)
+{
+    smtp_txn *t = body_txn(e);
+    if (!t || !e->caps_known || !e->size_limit || t->size <= e->size_limit)
+        return;
+    smtp_flag(e, smtp_phys(e, SMTP_DIR_CLIENT), pos, SMTP_AN_message_over_size,
+              t->method == SMTP_METHOD_BDAT ? SMTP_CMD_BDAT : SMTP_CMD_DATA, e->body.data_seq,
+              "The message has %" G_GUINT64_FORMAT " octets, more than the advertised SIZE "
+              "limit of %" G_GUINT64_FORMAT, t->size, e->size_limit);
+}
+
+/* The message is complete: the next reply answers its end. */
+static void data_done(smtp_engine *e, cap_pos pos)
+{
+    smtp_body *b = &e->body;
+    b->data = false;
+    b->recover = false;
+    b->mark = MK_BOL;
+    body_out(e, NULL, 0, pos, true);
+    size_check(e, pos);
+    smtp_txn *t = body_txn(e);
+    if (t)
+        t->msg_done = true;
+    smtp_pending *pd = smtp_pend_push(e, SMTP_CMD_DATA_END, b->data_seq, pos);
+    pd->txn_gen = b->txn_gen;
+    smtp_fact_promise(e, FACT_TXN, false, pd->ord);
+    smtp_fact_promise(e, FACT_RCPT, false, pd->ord);
+}
+
+void smtp_body_end_abrupt(smtp_engine *e, cap_pos pos)
+{
+    if (e->body.data)
+        data_done(e, pos);
+}
+
+void smtp_body_start_data(smtp_engine *e, uint32_t txn_gen, uint32_t data_seq, cap_pos pos)
+{
+    smtp_body *b = &e->body;
+    (void)pos;
+    b->data = true;
+    b->recover = false;
+    b->mark = MK_BOL;
+    b->bol_crlf = true;
+    b->line_len = 0;
+    b->long_seen = b->bare_lf_seen = b->bare_cr_seen = b->smuggling_seen = false;
+    b->txn_gen = txn_gen;
+    b->data_seq = data_seq;
+    hdr_reset(&b->hdr);
+    smtp_txn *t = body_txn(e);
+    if (t)
+        t->method = SMTP_METHOD_DATA;
+}
+
+void smtp_body_start_chunk(smtp_engine *e, uint32_t bdat_seq, uint64_t size, bool last, cap_pos pos)
+{
+    smtp_body *b = &e->body;
+    smtp_txn *t = smtp_txn_get(e, e->txn_gen);
+    if (b->txn_gen != e->txn_gen || !t || t->n_chunks == 0)
+        hdr_reset(&b->hdr);
+    b->txn_gen = e->txn_gen;
+    b->data_seq = bdat_seq;
+    if (t) {
+        t->method = SMTP_METHOD_BDAT;
+        t->n_chunks++;
+        if (last)
+            t->msg_done = true;
+    }
+    b->chunk_left = size;
+    b->chunk_last = last;
+    b->chunk_active = size > 0;
+    b->chunk_implausible = size > SMTP_BDAT_PLAUSIBLE_MAX;
+    if (size == 0 && last) {
+        body_out(e, NULL, 0, pos, true);
+        size_check(e, pos);
+    }
+}
+
+/* ---- DATA scan --------------------------------------------------------------- */
+
+static void smuggling(smtp_engine *e, cap_pos pos, const char *what)
+{
+    if (e->body.smuggling_seen)
+        return;
+    e->body.smuggling_seen = true;
+    smtp_flag(e, smtp_phys(e, SMTP_DIR_CLIENT), pos, SMTP_AN_smtp_smuggling, SMTP_CMD_DATA,
+              e->body.data_seq,
+              "Message data holds %s, which some receivers take as the end of data", what);
+}
+
+static void body_bare_cr(smtp_engine *e, cap_pos pos)
+{
+    if (e->body.bare_cr_seen)
+        return;
+    e->body.bare_cr_seen = true;
+    smtp_flag(e, smtp_phys(e, SMTP_DIR_CLIENT), pos, SMTP_AN_bare_cr, SMTP_CMD_DATA,
+              e->body.data_seq, "Message data holds a bare CR not followed by LF");
+}
+
+/* A line of the body ended at an LF (crlf: preceded by CR). */
+static void line_end(smtp_engine *e, bool crlf, cap_pos pos)
+{
+    smtp_body *b = &e->body;
+    uint64_t wire = b->line_len + (crlf ? 1 : 2);
+    if (wire > SMTP_TEXT_LINE_MAX && !b->long_seen) {
+        b->long_seen = true;
+        smtp_flag(e, smtp_phys(e, SMTP_DIR_CLIENT), pos, SMTP_AN_text_line_too_long,
+                  SMTP_CMD_DATA, b->data_seq,
+                  "A message line is %" G_GUINT64_FORMAT " octets long (limit %d)", wire,
+                  SMTP_TEXT_LINE_MAX);
+    }
+    if (!crlf && !b->bare_lf_seen) {
+        b->bare_lf_seen = true;
+        smtp_flag(e, smtp_phys(e, SMTP_DIR_CLIENT), pos, SMTP_AN_bare_lf, SMTP_CMD_DATA,
+                  b->data_seq, "A message line ends with a bare LF instead of CRLF");
+    }
+    b->mark = MK_BOL;
+    b->bol_crlf = crlf;
+    b->line_len = 0;
+}
+
+/* Size counts the message as a strict receiver stores it: stuffing dots
+ * removed, every line end as CRLF (a bare LF counts 2), final line excluded. */
+static size_t data_scan(smtp_engine *e, const uint8_t *buf, size_t n, cap_pos pos)
+{
+    smtp_body *b = &e->body;
+    const uint8_t *p = buf, *end = buf + n, *span = buf;
+    uint64_t add = 0;
+
+    while (p < end) {
+        switch (b->mark) {
+        case MK_BOL:
+            if (*p == '.') {
+                body_out(e, span, (size_t)(p - span), pos, false);
+                span = ++p;
+                b->mark = MK_DOT;
+            } else {
+                b->mark = MK_MID;
+            }
+            continue;
+        case MK_DOT:
+            if (*p == '\r') {
+                span = ++p;
+                b->mark = MK_DOT_CR;
+                continue;
+            }
+            if (*p == '\n')
+                smuggling(e, pos, b->bol_crlf ? "CRLF.LF" : "LF.LF");
+            body_out(e, ".", 1, pos, false); /* a stuffing dot: not counted */
+            b->mark = MK_MID;
+            b->line_len = 1;
+            continue;
+        case MK_DOT_CR:
+            if (*p == '\n' && b->bol_crlf) {
+                p++;
+                if (body_txn(e))
+                    body_txn(e)->size += add;
+                data_done(e, pos);
+                return (size_t)(p - buf);
+            }
+            smuggling(e, pos, *p == '\n' ? "LF.CRLF" : b->bol_crlf ? "CRLF.CR" : "LF.CR");
+            body_out(e, ".\r", 2, pos, false);
+            add++;
+            b->line_len = 2;
+            b->mark = MK_CR;
+            continue;
+        case MK_CR:
+            if (*p == '\n') {
+                add++;
+                p++;
+                line_end(e, true, pos);
+                continue;
+            }
+            body_bare_cr(e, pos);
+            b->mark = MK_MID;
+            if (*p == '.') {
+                add++;
+                b->line_len++;
+                p++;
+                b->mark = MK_CR_DOT;
+            }
+            continue;
+        case MK_CR_DOT:
+            if (*p == '\r' || *p == '\n')
+                smuggling(e, pos, *p == '\r' ? "CR.CR" : "CR.LF");
+            b->mark = MK_MID;
+            continue;
+        case MK_MID:
+        default: {
+            const uint8_t *lf = memchr(p, '\n', (size_t)(end - p));
+            const uint8_t *seg = lf ? lf : end;
+            const uint8_t *cr = memchr(p, '\r', (size_t)(seg - p));
+            while (cr && cr + 1 < seg) {
+                body_bare_cr(e, pos);
+                if (cr[1] == '.' && cr + 2 < seg && cr[2] == '\r')
+                    smuggling(e, pos, "CR.CR");
+                else if (cr[1] == '.' && cr + 2 == seg && lf)
+                    smuggling(e, pos, "CR.LF");
+                cr = memchr(cr + 1, '\r', (size_t)(seg - cr - 1));
+            }
+            add += (uint64_t)(seg - p);
+            b->line_len += (uint64_t)(seg - p);
+            if (!lf) {
+                if (seg[-1] == '\r')
+                    b->mark = MK_CR;
+                else if (seg - p >= 2 && seg[-1] == '.' && seg[-2] == '\r')
+                    b->mark = MK_CR_DOT;
+                p = end;
+                break;
+            }
+            bool crlf = lf > p && lf[-1] == '\r';
+            add += crlf ? 1 : 2;
+            p = lf + 1;
+            line_end(e, crlf, pos);
+            break;
+        }
+        }
+    }
+    /* A held ".\r" is never in [span, p): span moved past it. */
+    body_out(e, span, (size_t)(p - span), pos, false);
+    if (body_txn(e))
+        body_txn(e)->size += add;
+    return n;
+}
+
+size_t smtp_body_feed(smtp_engine *e, const uint8_t *p, size_t n, cap_pos pos)
+{
+    smtp_body *b = &e->body;
+    if (b->chunk_active) {
+        uint64_t take = n < b->chunk_left ? n : b->chunk_left;
+        b->chunk_left -= take;
+        if (body_txn(e))
+            body_txn(e)->size += take;
+        if (b->chunk_left == 0)
+            b->chunk_active = false;
+        body_out(e, p, (size_t)take, pos, b->chunk_left == 0 && b->chunk_last);
+        if (b->chunk_left == 0 && b->chunk_last)
+            size_check(e, pos);
+        return (size_t)take;
+    }
+    if (b->data)
+        return data_scan(e, p, n, pos);
+    return 0;
+}
+
+/* ---- after a gap inside DATA ------------------------------------------------- */
+
+void smtp_body_recover_line(smtp_engine *e, const smtp_line *ln, cap_pos pos)
+{
+    if (ln->len == 1 && ln->ptr[0] == '.') {
+        data_done(e, pos);
+        return;
+    }
+    if (smtp_client_line_is_command(ln->ptr, ln->len)) {
+        /* The end of data was in the hole: the server has answered it or
+         * will; this line is the next command. */
+        data_done(e, pos);
+        smtp_client_line(e, ln, pos);
+        return;
+    }
+    bool stuffed = ln->len > 0 && ln->ptr[0] == '.';
+    if (body_txn(e))
+        body_txn(e)->size += ln->len - (stuffed ? 1 : 0) + 2;
+    body_out(e, ln->ptr, ln->len, pos, false);
+    body_out(e, "\r\n", 2, pos, false);
+}

@@ -1,0 +1,735 @@
+/* tcp_tracker.c -- TCP conversations fed into SMTP engines (see
+ * tcp_tracker.h).
+ *
+ * Every flow in the table is on exactly one of two lists, most recently
+ * active at the head:
+ *   active  flows still open (SMTP, not decided yet, or found not to be
+ *           SMTP); idle expiry and eviction pop from the tail;
+ *   closed  flows whose conversation ended (FIN both ways, RST), kept for
+ *           FLOW_CLOSED_LINGER_NS so late retransmissions and ACKs find them
+ *           and are dropped instead of starting a conversation midstream.
+ * The lists are GQueues of GList links embedded in the flows (no allocation),
+ * and a flow is moved to the head at most once a second of capture time
+ * (FLOW_TOUCH_NS), so most packets touch nothing but their own flow.
+ *
+ * A conversation (an engine and an id) starts with the first payload byte
+ * of an SMTP flow, not with the SYN: a flood of SYNs makes table churn but
+ * no conversations.
+ *
+ * Transport anomalies (overlap_conflict, reassembly_overflow) are events the
+ * engine cannot see, so the tracker makes them itself and hands them to the
+ * sink like the engine's own (they are not counted in the END event's
+ * n_anomalies).  A conversation pushed out by the live cap ends with
+ * SMTP_END_EVICTED; the END event's reason is how front ends learn of it
+ * (no conversation_evicted anomaly is emitted).
+ */
+#include "tcp_tracker.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "flow_table.h"
+#include "reasm.h"
+#include "smtp_limits.h"
+
+/* A flow moves to the head of the active list at most once per this much
+ * capture time.  Relinking on every packet touches two neighbouring flows'
+ * cache lines; with this, the list is least-recently-active first to within
+ * a second, which is all idle expiry and eviction need. */
+#define FLOW_TOUCH_NS 1000000000LL
+
+/* A closed flow stays this long (capture time) to swallow late packets;
+ * 60 s covers retransmission back-off well before TIME_WAIT would end. */
+#define FLOW_CLOSED_LINGER_NS (60LL * 1000000000LL)
+
+/* Payload bytes held per direction while the heuristic waits for both
+ * sides' first bytes on a port not listed as SMTP.  A greeting longer than
+ * this is unusual enough to be taken as not SMTP. */
+#define HEUR_HOLD_MAX 1024
+
+/* Bytes of each side the heuristic judges: "220 "/"220-" or EHLO/HELO. */
+#define HEUR_PREFIX 4
+
+typedef enum flow_kind {
+    FLOW_UNDECIDED,   /* port not listed: heuristic still looking */
+    FLOW_SMTP,
+    FLOW_NOT_SMTP,    /* ignored until it ends */
+    FLOW_CLOSED       /* ended; late packets dropped */
+} flow_kind;
+
+typedef struct tcp_flow tcp_flow;
+
+typedef struct flow_side {
+    reasm_stream rs;
+    tcp_flow *flow;
+    uint32_t  isn;
+    uint32_t  acked;      /* highest ack the peer sent for this side */
+    bool      ack_pending;/* acked not yet handed to reasm_ack */
+    bool      seen;       /* a packet came from this side */
+    bool      data;       /* it carried payload */
+    bool      syn;        /* its SYN (or SYN+ACK) was seen; isn is valid */
+    bool      fin;        /* its FIN was seen (not necessarily reached) */
+} flow_side;
+
+/* Bytes held by the heuristic, both sides in arrival order, with the frame
+ * each run came in, so that the engine later gets exactly what it would
+ * have got had it been fed from the start. */
+typedef struct heur_chunk {
+    uint8_t  side;
+    uint32_t len;
+    cap_pos  pos;
+} heur_chunk;
+
+typedef struct heur_state {
+    GByteArray *bytes;
+    GArray     *chunks;       /* heur_chunk */
+    uint8_t     prefix[2][HEUR_PREFIX];
+    uint32_t    held[2];
+} heur_state;
+
+/* What every packet reads or writes comes first, next to the key. */
+struct tcp_flow {
+    flow_key     key;         /* first: the table points at it */
+    uint32_t     hash;
+    uint8_t      kind;        /* flow_kind */
+    bool         syn_seen;    /* SYN or SYN+ACK: the start was captured */
+    bool         rst;
+    int64_t      list_ns;     /* when it was last put at the head of its list */
+    cap_pos      last;        /* latest packet of the flow */
+    GList        link;        /* in t->active or t->closed */
+    tcp_tracker *t;
+    int          server;      /* key index of the server side, -1 unknown */
+    cap_pos      first;       /* first packet of the flow (or of its reuse) */
+    flow_side    side[2];
+    smtp_engine *eng;         /* NULL until the first payload byte */
+    heur_state  *heur;
+    tcp_conv_info info;
+};
+
+struct tcp_tracker {
+    tcp_tracker_sink sink;
+    void        *user;
+    tcp_tracker_options opts;
+    uint8_t      port_map[65536 / 8];
+    flow_table   table;
+    GQueue       active, closed;
+    uint64_t     next_id;
+    tcp_tracker_stats stats;
+};
+
+static const uint16_t default_ports[] = { 25, 587, 2525 };
+
+static bool port_listed(const tcp_tracker *t, uint16_t port)
+{
+    return t->port_map[port >> 3] & (1u << (port & 7));
+}
+
+static smtp_dir side_dir(const tcp_flow *f, unsigned idx)
+{
+    return (int)idx == f->server ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+}
+
+static unsigned side_index(const flow_side *s)
+{
+    return s == &s->flow->side[0] ? 0 : 1;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+/* info.last is brought up to date only when somebody looks at it, which
+ * keeps the per-packet work on the flow's first cache lines. */
+static void engine_event(void *user, const smtp_event *ev)
+{
+    tcp_flow *f = user;
+    f->info.last = f->last;
+    f->t->sink.on_event(f->t->user, &f->info, ev);
+}
+
+static void engine_body(void *user, const smtp_body_span *body)
+{
+    tcp_flow *f = user;
+    f->info.last = f->last;
+    f->t->sink.on_body(f->t->user, &f->info, body);
+}
+
+/* An anomaly only the transport layer can see, in the engine's format. */
+static void transport_anomaly(tcp_flow *f, unsigned idx, smtp_anomaly kind, cap_pos pos)
+{
+    char msg[160];
+    const char *who = side_dir(f, idx) == SMTP_DIR_SERVER ? "server" : "client";
+    smtp_event ev;
+
+    if (kind == SMTP_AN_overlap_conflict)
+        snprintf(msg, sizeof msg,
+                 "A %s segment in frame %u repeated stream bytes with different contents; "
+                 "the first copy was kept", who, pos.frame);
+    else
+        snprintf(msg, sizeof msg,
+                 "More than %u segments or %u bytes of %s data were waiting for a lost segment; "
+                 "the hole was declared a gap at frame %u",
+                 (unsigned)REASM_MAX_SEGMENTS, (unsigned)REASM_MAX_BUFFERED, who, pos.frame);
+    memset(&ev, 0, sizeof ev);
+    ev.type = SMTP_EV_ANOMALY;
+    ev.from = side_dir(f, idx);
+    ev.pos = pos;
+    ev.u.anomaly.kind = kind;
+    ev.u.anomaly.cmd = SMTP_CMD_NONE;
+    ev.u.anomaly.message = msg;
+    engine_event(f, &ev);
+}
+
+/* ---- conversations ----------------------------------------------------- */
+
+static void conv_start(tcp_flow *f)
+{
+    tcp_tracker *t = f->t;
+    unsigned s = (unsigned)f->server, c = 1 - s;
+    tcp_conv_info *ci = &f->info;
+    smtp_sink sink = { engine_event, t->sink.on_body ? engine_body : NULL };
+    smtp_options o = t->opts.smtp;
+
+    ci->id = ++t->next_id;
+    ci->family = f->key.family;
+    memcpy(ci->client, f->key.addr[c], sizeof ci->client);
+    memcpy(ci->server, f->key.addr[s], sizeof ci->server);
+    ci->client_port = f->key.port[c];
+    ci->server_port = f->key.port[s];
+    ci->first = f->first;
+    ci->midstream = !f->syn_seen;
+    ci->one_sided = !(f->side[0].data && f->side[1].data);
+    o.midstream = ci->midstream;
+    f->eng = smtp_engine_new(&sink, f, &o);
+    t->stats.conversations++;
+}
+
+/* The server of a listed-port flow whose handshake was not seen: the side
+ * on a listed port; if both are, the side that greets with "220"; else the
+ * receiver of the first payload. */
+static void guess_server(tcp_flow *f, unsigned sender, const uint8_t *data, size_t len)
+{
+    bool l0 = port_listed(f->t, f->key.port[0]), l1 = port_listed(f->t, f->key.port[1]);
+
+    if (l0 != l1)
+        f->server = l0 ? 0 : 1;
+    else if (len >= 3 && memcmp(data, "220", 3) == 0)
+        f->server = (int)sender;
+    else
+        f->server = (int)(1 - sender);
+}
+
+/* ---- heuristic (ports not listed) -------------------------------------- */
+
+static bool is_greeting(const uint8_t *p)
+{
+    return memcmp(p, "220", 3) == 0 && (p[3] == ' ' || p[3] == '-');
+}
+
+static bool is_hello(const uint8_t *p)
+{
+    return g_ascii_strncasecmp((const char *)p, "EHLO", 4) == 0 ||
+           g_ascii_strncasecmp((const char *)p, "HELO", 4) == 0;
+}
+
+static void heur_drop(tcp_flow *f)
+{
+    if (!f->heur)
+        return;
+    g_byte_array_unref(f->heur->bytes);
+    g_array_unref(f->heur->chunks);
+    g_free(f->heur);
+    f->heur = NULL;
+}
+
+/* Judge the held prefixes: 1 SMTP (f->server set), 0 not yet, -1 not SMTP. */
+static int heur_verdict(tcp_flow *f)
+{
+    const heur_state *h = f->heur;
+    int greet = -1, hello = -1;
+
+    for (unsigned i = 0; i < 2; i++) {
+        if (h->held[i] < HEUR_PREFIX)
+            continue;
+        if (is_greeting(h->prefix[i]))
+            greet = greet < 0 ? (int)i : -2;
+        else if (is_hello(h->prefix[i]))
+            hello = hello < 0 ? (int)i : -2;
+        else
+            return -1;
+    }
+    if (greet == -2 || hello == -2)
+        return -1;
+    /* A captured handshake fixes the roles; the prefixes must fit them. */
+    if (f->server >= 0 && ((greet >= 0 && greet != f->server) ||
+                           (hello >= 0 && hello == f->server)))
+        return -1;
+    if (greet < 0 || hello < 0)
+        return h->held[0] >= HEUR_HOLD_MAX || h->held[1] >= HEUR_HOLD_MAX ? -1 : 0;
+    f->server = greet;
+    return 1;
+}
+
+/* Replay what the heuristic held into a new engine. */
+static void heur_accept(tcp_flow *f)
+{
+    heur_state *h = f->heur;
+    const uint8_t *p = h->bytes->data;
+
+    f->kind = FLOW_SMTP;
+    conv_start(f);
+    for (guint i = 0; i < h->chunks->len; i++) {
+        const heur_chunk *c = &g_array_index(h->chunks, heur_chunk, i);
+        smtp_feed(f->eng, side_dir(f, c->side), p, c->len, c->pos);
+        p += c->len;
+    }
+    heur_drop(f);
+}
+
+static void heur_data(tcp_flow *f, unsigned idx, const uint8_t *data, size_t len, cap_pos pos)
+{
+    heur_state *h = f->heur;
+    if (!h) {
+        h = f->heur = g_new0(heur_state, 1);
+        h->bytes = g_byte_array_new();
+        h->chunks = g_array_new(FALSE, FALSE, sizeof(heur_chunk));
+    }
+    if (len > HEUR_HOLD_MAX - h->held[idx]) {
+        f->kind = FLOW_NOT_SMTP;    /* more than a greeting or a hello */
+        return;
+    }
+    for (size_t i = 0; h->held[idx] + i < HEUR_PREFIX && i < len; i++)
+        h->prefix[idx][h->held[idx] + i] = data[i];
+    h->held[idx] += (uint32_t)len;
+    g_byte_array_append(h->bytes, data, (guint)len);
+    heur_chunk c = { (uint8_t)idx, (uint32_t)len, pos };
+    g_array_append_val(h->chunks, c);
+
+    int v = heur_verdict(f);
+    if (v > 0)
+        heur_accept(f);
+    else if (v < 0)
+        f->kind = FLOW_NOT_SMTP;
+}
+
+/* ---- reassembly sink --------------------------------------------------- */
+
+static void rs_data(void *user, const uint8_t *data, size_t len, cap_pos pos)
+{
+    flow_side *sd = user;
+    tcp_flow *f = sd->flow;
+    unsigned idx = side_index(sd);
+
+    if (f->kind == FLOW_UNDECIDED) {
+        heur_data(f, idx, data, len, pos);
+        return;
+    }
+    if (f->kind != FLOW_SMTP)
+        return;
+    if (!f->eng) {
+        if (f->server < 0)
+            guess_server(f, idx, data, len);
+        conv_start(f);
+    }
+    smtp_feed(f->eng, side_dir(f, idx), data, len, pos);
+}
+
+static void rs_gap(void *user, uint64_t len, cap_pos pos)
+{
+    flow_side *sd = user;
+    tcp_flow *f = sd->flow;
+
+    if (f->kind == FLOW_UNDECIDED) {
+        f->kind = FLOW_NOT_SMTP;    /* the bytes to judge are lost */
+        return;
+    }
+    if (f->kind != FLOW_SMTP)
+        return;
+    if (!f->eng) {
+        if (f->server < 0)
+            guess_server(f, side_index(sd), NULL, 0);
+        conv_start(f);
+    }
+    smtp_gap(f->eng, side_dir(f, side_index(sd)), len, pos);
+}
+
+static void rs_conflict(void *user, cap_pos pos)
+{
+    flow_side *sd = user;
+    if (sd->flow->eng)
+        transport_anomaly(sd->flow, side_index(sd), SMTP_AN_overlap_conflict, pos);
+}
+
+static void rs_overflow(void *user, cap_pos pos)
+{
+    flow_side *sd = user;
+    if (sd->flow->eng)
+        transport_anomaly(sd->flow, side_index(sd), SMTP_AN_reassembly_overflow, pos);
+}
+
+static const reasm_sink flow_reasm_sink = { rs_data, rs_gap, rs_conflict, rs_overflow };
+
+/* ---- acknowledgements -------------------------------------------------
+ *
+ * An ack beyond the data captured means bytes were lost in the capture
+ * (reasm_ack reports them as a gap).  But captures taken on busy hosts
+ * often show an ack a little before the data it covers; declaring the gap
+ * at once would drop that data as a retransmission when it shows up.  So
+ * the ack is held and handed on only when the gap can no longer be a
+ * matter of capture order: when the acking side sends payload (its reply
+ * must follow the lost bytes), when the acked side sends beyond the acked
+ * point, when the ack covers the acked side's FIN, or when the flow ends.
+ */
+
+static bool seq_before(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+
+static void ack_apply(flow_side *sd, cap_pos pos)
+{
+    if (!sd->ack_pending)
+        return;
+    sd->ack_pending = false;
+    reasm_ack(&sd->rs, sd->acked, pos);
+}
+
+static void ack_note(flow_side *sd, uint32_t ack, cap_pos pos)
+{
+    if (!sd->rs.have_seq)
+        return;     /* nothing of that side seen yet: nothing to lose */
+    if (!sd->ack_pending || seq_before(sd->acked, ack)) {
+        sd->acked = ack;
+        sd->ack_pending = true;
+    }
+    if (sd->rs.fin_pending && !seq_before(ack, sd->rs.fin_seq + 1))
+        ack_apply(sd, pos);
+}
+
+/* ---- flows ------------------------------------------------------------- */
+
+/* Fresh per-connection state; the key, hash, list link and first frame
+ * are the caller's business. */
+static void flow_reset(tcp_flow *f, flow_kind kind)
+{
+    f->kind = kind;
+    f->server = -1;
+    f->syn_seen = false;
+    f->rst = false;
+    memset(&f->info, 0, sizeof f->info);
+    for (unsigned i = 0; i < 2; i++) {
+        memset(&f->side[i], 0, sizeof f->side[i]);
+        f->side[i].flow = f;
+        reasm_init(&f->side[i].rs, &flow_reasm_sink, &f->side[i]);
+    }
+}
+
+/* Free what a connection holds (engine, held bytes) without events. */
+static void flow_release(tcp_flow *f)
+{
+    smtp_engine_free(f->eng);
+    f->eng = NULL;
+    heur_drop(f);
+    reasm_free(&f->side[0].rs);
+    reasm_free(&f->side[1].rs);
+}
+
+static smtp_end_reason close_reason(const tcp_flow *f, smtp_end_reason otherwise)
+{
+    if (f->rst)
+        return SMTP_END_RST;
+    if (f->side[0].fin && f->side[1].fin)
+        return SMTP_END_FIN;
+    return otherwise;
+}
+
+/* End the conversation of `f`: release held data (holes become gaps), then
+ * let the engine finish.  The flow keeps its table entry. */
+static void flow_end(tcp_flow *f, smtp_end_reason reason, cap_pos pos)
+{
+    flow_kind was = f->kind;
+    if (was == FLOW_SMTP || was == FLOW_UNDECIDED) {
+        ack_apply(&f->side[0], pos);
+        ack_apply(&f->side[1], pos);
+        reasm_flush(&f->side[0].rs, pos);
+        reasm_flush(&f->side[1].rs, pos);
+    }
+    /* never showed both an SMTP greeting and a hello */
+    if (was == FLOW_UNDECIDED && f->kind != FLOW_SMTP)
+        f->t->stats.non_smtp++;
+    if (f->eng)
+        smtp_end(f->eng, reason, pos);
+    flow_release(f);
+    f->kind = FLOW_CLOSED;
+}
+
+/* Close the connection and move the flow to the closed list. */
+static void flow_close(tcp_tracker *t, tcp_flow *f, smtp_end_reason reason, cap_pos pos)
+{
+    flow_end(f, reason, pos);
+    g_queue_unlink(&t->active, &f->link);
+    g_queue_push_head_link(&t->closed, &f->link);
+    f->list_ns = pos.ts_ns;
+}
+
+/* Take `f` out of the table and free it; it must already be ended. */
+static void flow_destroy(tcp_tracker *t, tcp_flow *f, GQueue *list)
+{
+    g_queue_unlink(list, &f->link);
+    flow_table_remove(&t->table, &f->key, f->hash);
+    flow_release(f);
+    g_free(f);
+    t->stats.live--;
+}
+
+static void expire(tcp_tracker *t, int64_t now_ns)
+{
+    int64_t idle = t->opts.idle_ns;
+    int64_t linger = MIN(idle, FLOW_CLOSED_LINGER_NS);
+    GList *l;
+
+    while ((l = t->closed.tail) && now_ns - ((tcp_flow *)l->data)->list_ns > linger)
+        flow_destroy(t, l->data, &t->closed);
+    while ((l = t->active.tail) && now_ns - ((tcp_flow *)l->data)->last.ts_ns > idle) {
+        tcp_flow *f = l->data;
+        flow_end(f, close_reason(f, SMTP_END_IDLE), f->last);
+        t->stats.idle_closed++;
+        flow_destroy(t, f, &t->active);
+    }
+}
+
+/* Make room for one more flow: a closed one goes first (nothing is lost),
+ * else the least recently active conversation is cut off. */
+static void evict_one(tcp_tracker *t)
+{
+    if (t->closed.tail) {
+        flow_destroy(t, t->closed.tail->data, &t->closed);
+        return;
+    }
+    tcp_flow *f = t->active.tail->data;
+    flow_end(f, SMTP_END_EVICTED, f->last);
+    t->stats.evicted++;
+    flow_destroy(t, f, &t->active);
+}
+
+static tcp_flow *flow_new(tcp_tracker *t, const flow_key *k, uint32_t h, const tcp_segment *seg)
+{
+    while (t->stats.live >= t->opts.max_live)
+        evict_one(t);
+    tcp_flow *f = g_new0(tcp_flow, 1);
+    f->key = *k;
+    f->hash = h;
+    f->t = t;
+    f->link.data = f;
+    f->first = f->last = seg->pos;
+    f->list_ns = seg->pos.ts_ns;
+    flow_reset(f, port_listed(t, k->port[0]) || port_listed(t, k->port[1]) ? FLOW_SMTP
+                                                                          : FLOW_UNDECIDED);
+    flow_table_insert(&t->table, &f->key, h);
+    g_queue_push_head_link(&t->active, &f->link);
+    if (++t->stats.live > t->stats.peak_live)
+        t->stats.peak_live = t->stats.live;
+    return f;
+}
+
+/* A SYN without ACK on a flow that already exists: the same SYN again, or
+ * the port pair reused by a new connection (the old one is over, whether
+ * or not its close was captured).  Returns true if it starts anew. */
+static bool flow_reused(tcp_tracker *t, tcp_flow *f, unsigned from, const tcp_segment *seg)
+{
+    const flow_side *me = &f->side[from];
+    if (f->kind != FLOW_CLOSED && me->syn && me->isn == seg->seq)
+        return false;
+    if (f->kind != FLOW_CLOSED) {
+        /* An unseen close: TCP only reuses a pair after the old connection
+         * ended, so it was torn down without us seeing how. */
+        flow_end(f, close_reason(f, SMTP_END_RST), seg->pos);
+    } else {
+        g_queue_unlink(&t->closed, &f->link);
+        g_queue_push_head_link(&t->active, &f->link);
+        f->list_ns = seg->pos.ts_ns;
+    }
+    flow_reset(f, port_listed(t, f->key.port[0]) || port_listed(t, f->key.port[1]) ? FLOW_SMTP
+                                                                                  : FLOW_UNDECIDED);
+    f->first = seg->pos;
+    return true;
+}
+
+/* Everything a segment does to a live flow (SMTP or undecided). */
+static void flow_segment(tcp_tracker *t, tcp_flow *f, unsigned from, const tcp_segment *seg)
+{
+    flow_side *me = &f->side[from], *peer = &f->side[1 - from];
+    uint32_t seq = seg->seq;
+    uint8_t fl = seg->flags;
+
+    me->seen = true;
+    if (fl & TCPF_RST) {
+        f->rst = true;
+        flow_close(t, f, SMTP_END_RST, seg->pos);
+        return;
+    }
+    if (fl & TCPF_SYN) {
+        /* SYN sender is the client, SYN+ACK sender the server; roles are
+         * fixed once a conversation runs. */
+        if (!f->eng) {
+            f->server = (fl & TCPF_ACK) ? (int)from : (int)(1 - from);
+            /* Only the server's port makes a flow SMTP: a client that
+             * happens to use port 587 as its source port is not. */
+            if (f->kind == FLOW_SMTP && !port_listed(t, f->key.port[f->server]))
+                f->kind = t->opts.heuristic ? FLOW_UNDECIDED : FLOW_NOT_SMTP;
+        }
+        me->syn = true;
+        me->isn = seq;
+        f->syn_seen = true;
+        reasm_syn(&me->rs, seq);
+        seq++;      /* the SYN's own sequence number; data (TFO) follows */
+    }
+    if (fl & TCPF_ACK)
+        ack_note(peer, seg->ack, seg->pos);
+    /* The peer's lost bytes come before what this payload answers. */
+    if (seg->len > 0)
+        ack_apply(peer, seg->pos);
+    /* This side has moved past what was acked: anything missing before
+     * that point is not merely late. */
+    if (me->ack_pending && (seg->len > 0 || (fl & TCPF_FIN)) && !seq_before(seq, me->acked))
+        ack_apply(me, seg->pos);
+    if (seg->len > 0 || (fl & TCPF_FIN)) {
+        if (seg->len > 0 && !me->data) {
+            me->data = true;
+            f->info.one_sided = !(f->side[0].data && f->side[1].data);
+        }
+        if (fl & TCPF_FIN)
+            me->fin = true;
+        reasm_segment(&me->rs, seq, seg->payload, seg->len, (fl & TCPF_FIN) != 0, seg->pos);
+    }
+    if (f->kind == FLOW_NOT_SMTP) {
+        /* decided inside a reassembly callback, where freeing was unsafe */
+        t->stats.non_smtp++;
+        flow_release(f);
+        return;
+    }
+    /* Over when both FINs are reached, or when the only side ever seen
+     * closed: nothing more can come from a side the capture cannot see. */
+    if ((me->rs.fin && peer->rs.fin) || (me->rs.fin && !peer->seen))
+        flow_close(t, f, SMTP_END_FIN, seg->pos);
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+tcp_tracker *tcp_tracker_new(const tcp_tracker_options *opts, const tcp_tracker_sink *sink, void *user)
+{
+    tcp_tracker *t = g_new0(tcp_tracker, 1);
+
+    if (opts)
+        t->opts = *opts;
+    if (!t->opts.ports) {
+        t->opts.ports = default_ports;
+        t->opts.n_ports = G_N_ELEMENTS(default_ports);
+    }
+    for (size_t i = 0; i < t->opts.n_ports; i++)
+        t->port_map[t->opts.ports[i] >> 3] |= (uint8_t)(1u << (t->opts.ports[i] & 7));
+    t->opts.ports = NULL;    /* the caller's array need not outlive this call */
+    if (!t->opts.max_live)
+        t->opts.max_live = FLOW_MAX_LIVE_DEFAULT;
+    if (t->opts.idle_ns <= 0)
+        t->opts.idle_ns = FLOW_IDLE_TIMEOUT_NS;
+    t->sink = *sink;
+    t->user = user;
+    flow_table_init(&t->table);
+    g_queue_init(&t->active);
+    g_queue_init(&t->closed);
+    return t;
+}
+
+void tcp_tracker_segment(tcp_tracker *t, const tcp_segment *seg)
+{
+    flow_key k;
+
+    t->stats.segments++;
+    t->stats.tcp_bytes += seg->len;
+    if (t->active.tail || t->closed.tail)
+        expire(t, seg->pos.ts_ns);
+    /* The common case in a mixed capture: not an SMTP port and no
+     * heuristic, so no table lookup at all. */
+    if (!t->opts.heuristic && !port_listed(t, seg->sport) && !port_listed(t, seg->dport))
+        return;
+
+    unsigned from = flow_key_make(&k, seg->family, seg->src, seg->sport, seg->dst, seg->dport);
+    uint32_t h = flow_key_hash(&k);
+    flow_key *fk = flow_table_find(&t->table, &k, h);
+    tcp_flow *f = (tcp_flow *)fk;   /* the key is the flow's first member */
+    bool syn_only = (seg->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+
+    if (!f) {
+        /* Only a SYN or payload starts a flow: a stray ACK or RST of a
+         * connection we never saw carries nothing to analyse. */
+        if (!(seg->flags & TCPF_SYN) && seg->len == 0)
+            return;
+        if (seg->flags & TCPF_RST)
+            return;
+        f = flow_new(t, &k, h, seg);
+    } else if (syn_only && flow_reused(t, f, from, seg)) {
+        /* a new connection on the same ports; handled below as live */
+    } else if (f->kind == FLOW_CLOSED) {
+        return;     /* late retransmission or ACK */
+    }
+    if (seg->pos.ts_ns - f->list_ns > FLOW_TOUCH_NS) {
+        g_queue_unlink(&t->active, &f->link);
+        g_queue_push_head_link(&t->active, &f->link);
+        f->list_ns = seg->pos.ts_ns;
+    }
+    f->last = seg->pos;
+    if (f->kind == FLOW_NOT_SMTP) {
+        if (seg->flags & TCPF_RST || ((seg->flags & TCPF_FIN) && f->side[1 - from].fin))
+            flow_close(t, f, SMTP_END_FIN, seg->pos);
+        else if (seg->flags & TCPF_FIN)
+            f->side[from].fin = true;
+        return;
+    }
+    flow_segment(t, f, from, seg);
+}
+
+void tcp_tracker_expire(tcp_tracker *t, int64_t now_ns)
+{
+    expire(t, now_ns);
+}
+
+static gint by_id(gconstpointer a, gconstpointer b)
+{
+    const tcp_flow *fa = *(tcp_flow *const *)a, *fb = *(tcp_flow *const *)b;
+    return fa->info.id < fb->info.id ? -1 : fa->info.id > fb->info.id;
+}
+
+void tcp_tracker_finish(tcp_tracker *t, cap_pos pos)
+{
+    /* End conversations in the order they started, so reports are stable. */
+    GPtrArray *live = g_ptr_array_new();
+    for (GList *l = t->active.head; l; l = l->next)
+        g_ptr_array_add(live, l->data);
+    g_ptr_array_sort(live, by_id);
+    for (guint i = 0; i < live->len; i++) {
+        tcp_flow *f = live->pdata[i];
+        flow_end(f, close_reason(f, SMTP_END_EOF), pos);
+        flow_destroy(t, f, &t->active);
+    }
+    g_ptr_array_free(live, TRUE);
+    while (t->closed.tail)
+        flow_destroy(t, t->closed.tail->data, &t->closed);
+}
+
+const tcp_tracker_stats *tcp_tracker_get_stats(const tcp_tracker *t)
+{
+    return &t->stats;
+}
+
+void tcp_tracker_free(tcp_tracker *t)
+{
+    if (!t)
+        return;
+    while (t->active.tail)
+        flow_destroy(t, t->active.tail->data, &t->active);
+    while (t->closed.tail)
+        flow_destroy(t, t->closed.tail->data, &t->closed);
+    flow_table_clear(&t->table);
+    g_free(t);
+}
