@@ -127,6 +127,11 @@ static void body_out(smtp_engine *e, const void *p, size_t n, cap_pos pos, bool 
 {
     if (n && !e->body.hdr.done)
         hdr_scan(e, (const char *)p, n);
+    if (e->body.smug_on && n &&
+        smtp_buf_append(&e->body.smug, p, n, SMTP_MAX_SMUGGLED) < n) {
+        e->body.smug_on = false; /* too long to be a few commands: drop it */
+        smtp_buf_reset(&e->body.smug);
+    }
     if (e->sink.on_body && (n || last)) {
         smtp_body_span s = { p, n, pos, last };
         e->sink.on_body(e->user, &s);
@@ -146,10 +151,16 @@ static void size_check(smtp_engine *e, cap_pos pos)
               "limit of %" G_GUINT64_FORMAT, t->size, e->size_limit);
 }
 
-/* The message is complete: the next reply answers its end. */
-static void data_done(smtp_engine *e, cap_pos pos)
+/* The message is complete: the next reply answers its end (the one after
+ * the commands already waiting, or at once when `front`). */
+static void data_done_at(smtp_engine *e, cap_pos pos, const smtp_pending *dot)
 {
     smtp_body *b = &e->body;
+    if (b->smug_on) {
+        /* The real final dot is one more line the server saw. */
+        b->smug_on = false;
+        b->smug_ready = smtp_buf_append(&b->smug, ".\r\n", 3, SMTP_MAX_SMUGGLED) == 3;
+    }
     b->data = false;
     b->recover = false;
     b->mark = MK_BOL;
@@ -158,16 +169,53 @@ static void data_done(smtp_engine *e, cap_pos pos)
     smtp_txn *t = body_txn(e);
     if (t)
         t->msg_done = true;
-    smtp_pending *pd = smtp_pend_push(e, SMTP_CMD_DATA_END, b->data_seq, pos);
+    smtp_pending *pd = dot ? smtp_pend_push_front(e, SMTP_CMD_DATA_END, b->data_seq, pos)
+                                 : smtp_pend_push(e, SMTP_CMD_DATA_END, b->data_seq, pos);
     pd->txn_gen = b->txn_gen;
-    smtp_fact_promise(e, FACT_TXN, false, pd->ord);
-    smtp_fact_promise(e, FACT_RCPT, false, pd->ord);
+    if (dot) {
+        /* Answered before the commands sent after the dot: its place,
+         * frame and time are the dot line's. */
+        pd->ord = dot->ord;
+        pd->frame = dot->frame;
+        pd->ts_ns = dot->ts_ns;
+    } else {
+        smtp_fact_promise(e, FACT_TXN, false, pd->ord);
+        smtp_fact_promise(e, FACT_RCPT, false, pd->ord);
+    }
+}
+
+static void data_done(smtp_engine *e, cap_pos pos)
+{
+    data_done_at(e, pos, NULL);
+}
+
+void smtp_body_early_text(smtp_engine *e, uint64_t early, const smtp_pending *dot, cap_pos pos)
+{
+    smtp_txn *t = body_txn(e);
+    if (t)
+        t->size += early;
+    if (dot)
+        data_done_at(e, pos, dot);
+}
+
+void smtp_body_cancel(smtp_engine *e)
+{
+    e->body.data = false;
+    e->body.speculative = false;
+    e->body.recover = false;
+    e->body.mark = MK_BOL;
 }
 
 void smtp_body_end_abrupt(smtp_engine *e, cap_pos pos)
 {
-    if (e->body.data)
-        data_done(e, pos);
+    if (!e->body.data)
+        return;
+    if (e->body.smug_on) {
+        /* No final dot came: the kept text ends as it is. */
+        e->body.smug_on = false;
+        e->body.smug_ready = e->body.smug.len > 0;
+    }
+    data_done(e, pos);
 }
 
 void smtp_body_start_data(smtp_engine *e, uint32_t txn_gen, uint32_t data_seq, cap_pos pos)
@@ -176,6 +224,9 @@ void smtp_body_start_data(smtp_engine *e, uint32_t txn_gen, uint32_t data_seq, c
     (void)pos;
     b->data = true;
     b->recover = false;
+    b->speculative = false;
+    b->smug_on = b->smug_ready = false;
+    smtp_buf_reset(&b->smug);
     b->mark = MK_BOL;
     b->bol_crlf = true;
     b->line_len = 0;
@@ -214,11 +265,19 @@ void smtp_body_start_chunk(smtp_engine *e, uint32_t bdat_seq, uint64_t size, boo
 
 /* ---- DATA scan --------------------------------------------------------------- */
 
-static void smuggling(smtp_engine *e, cap_pos pos, const char *what)
+static void smuggling(smtp_engine *e, cap_pos pos, const char *what, bool keep)
 {
     if (e->body.smuggling_seen)
         return;
     e->body.smuggling_seen = true;
+    /* Keep what follows a dot line that ends at an LF: receivers that take
+     * LF as a line end stop the message there (the rest of that line is
+     * dropped on replay). */
+    if (keep) {
+        e->body.smug_on = true;
+        e->body.smug_pos = pos;
+        smtp_buf_reset(&e->body.smug);
+    }
     smtp_flag(e, smtp_phys(e, SMTP_DIR_CLIENT), pos, SMTP_AN_smtp_smuggling, SMTP_CMD_DATA,
               e->body.data_seq,
               "Message data holds %s, which some receivers take as the end of data", what);
@@ -281,7 +340,7 @@ static size_t data_scan(smtp_engine *e, const uint8_t *buf, size_t n, cap_pos po
                 continue;
             }
             if (*p == '\n')
-                smuggling(e, pos, b->bol_crlf ? "CRLF.LF" : "LF.LF");
+                smuggling(e, pos, b->bol_crlf ? "CRLF.LF" : "LF.LF", true);
             body_out(e, ".", 1, pos, false); /* a stuffing dot: not counted */
             b->mark = MK_MID;
             b->line_len = 1;
@@ -294,7 +353,7 @@ static size_t data_scan(smtp_engine *e, const uint8_t *buf, size_t n, cap_pos po
                 data_done(e, pos);
                 return (size_t)(p - buf);
             }
-            smuggling(e, pos, *p == '\n' ? "LF.CRLF" : b->bol_crlf ? "CRLF.CR" : "LF.CR");
+            smuggling(e, pos, *p == '\n' ? "LF.CRLF" : b->bol_crlf ? "CRLF.CR" : "LF.CR", *p == '\n');
             body_out(e, ".\r", 2, pos, false);
             add++;
             b->line_len = 2;
@@ -318,7 +377,7 @@ static size_t data_scan(smtp_engine *e, const uint8_t *buf, size_t n, cap_pos po
             continue;
         case MK_CR_DOT:
             if (*p == '\r' || *p == '\n')
-                smuggling(e, pos, *p == '\r' ? "CR.CR" : "CR.LF");
+                smuggling(e, pos, *p == '\r' ? "CR.CR" : "CR.LF", false);
             b->mark = MK_MID;
             continue;
         case MK_MID:
@@ -329,9 +388,9 @@ static size_t data_scan(smtp_engine *e, const uint8_t *buf, size_t n, cap_pos po
             while (cr && cr + 1 < seg) {
                 body_bare_cr(e, pos);
                 if (cr[1] == '.' && cr + 2 < seg && cr[2] == '\r')
-                    smuggling(e, pos, "CR.CR");
+                    smuggling(e, pos, "CR.CR", false);
                 else if (cr[1] == '.' && cr + 2 == seg && lf)
-                    smuggling(e, pos, "CR.LF");
+                    smuggling(e, pos, "CR.LF", false);
                 cr = memchr(cr + 1, '\r', (size_t)(seg - cr - 1));
             }
             add += (uint64_t)(seg - p);
@@ -399,4 +458,34 @@ void smtp_body_recover_line(smtp_engine *e, const smtp_line *ln, cap_pos pos)
         body_txn(e)->size += ln->len - (stuffed ? 1 : 0) + 2;
     body_out(e, ln->ptr, ln->len, pos, false);
     body_out(e, "\r\n", 2, pos, false);
+}
+
+/* ---- after a smuggled end of data ---------------------------------------------- */
+
+bool smtp_body_replay_smuggled(smtp_engine *e)
+{
+    smtp_body *b = &e->body;
+    if (!b->smug_ready)
+        return false;
+    smtp_buf kept = b->smug;
+    b->smug = (smtp_buf){ 0 };
+    b->smug_ready = false;
+    const char *p = kept.data, *end = p + kept.len;
+    const char *lf = memchr(p, '\n', (size_t)(end - p));
+    p = lf ? lf + 1 : end; /* the rest of the smuggled dot line */
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        smtp_line ln = { .ptr = p, .len = (size_t)(le - p), .first_frame = b->smug_pos.frame };
+        ln.wire_len = ln.len + (nl ? 1 : 0);
+        if (ln.len && p[ln.len - 1] == '\r')
+            ln.len--;
+        else
+            ln.bare_lf = nl != NULL;
+        /* Sent in the segment of the smuggled dot, so events say so. */
+        smtp_client_line(e, &ln, b->smug_pos);
+        p = nl ? nl + 1 : end;
+    }
+    smtp_buf_free(&kept);
+    return true;
 }

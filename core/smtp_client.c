@@ -134,6 +134,17 @@ static smtp_pending *pend_newest_real(smtp_engine *e)
     return NULL;
 }
 
+smtp_pending *smtp_pend_push_front(smtp_engine *e, smtp_cmd cmd, uint32_t seq, cap_pos pos)
+{
+    smtp_pending *pd = smtp_pend_push(e, cmd, seq, pos);
+    smtp_pending tmp = *pd;
+    /* Rotate it from the back to the front (rare: a few entries). */
+    for (uint32_t i = e->pend_n - 1; i > 0; i--)
+        *smtp_pend_peek(e, i) = *smtp_pend_peek(e, i - 1);
+    *smtp_pend_peek(e, 0) = tmp;
+    return smtp_pend_peek(e, 0);
+}
+
 /* ---- argument parsing ---------------------------------------------------- */
 
 /* Decimal uint64; false if empty, not all digits, or over 2^64-1. */
@@ -500,6 +511,12 @@ static void mail_or_rcpt(smtp_engine *e, smtp_cmd cmd, uint32_t seq, smtp_span a
     }
 }
 
+/* BDAT <size> [LAST].  Arguments that do not parse are refused by servers
+ * as a syntax error without reading any chunk (they cannot know its size),
+ * so such a BDAT carries no octets and changes nothing: what follows it is
+ * read as commands.  A well-formed BDAT always has its octets consumed, even
+ * when the server refuses it (RFC 3030 2), except a size too absurd to be a
+ * message, whose refusal ends the chunk (smtp_server.c). */
 static void bdat(smtp_engine *e, uint32_t seq, smtp_span args, smtp_pending *pd, cap_pos pos)
 {
     uint64_t size = 0;
@@ -525,8 +542,10 @@ static void bdat(smtp_engine *e, uint32_t seq, smtp_span args, smtp_pending *pd,
         smtp_flag(e, smtp_phys(e, SMTP_DIR_CLIENT), pos, SMTP_AN_bad_bdat_size, SMTP_CMD_BDAT, seq,
                   "BDAT arguments \"%s\" are not <size> [LAST] with a plausible size",
                   smtp_quote(ab, sizeof ab, args.ptr, args.len));
-        if (!size_ok)
-            size = 0; /* nothing sensible to count: read what follows as commands */
+    }
+    if (!size_ok || !rest_ok) {
+        pd->flags |= PEND_BDAT_BAD;
+        return;
     }
     if (last)
         pd->flags |= PEND_BDAT_LAST;
@@ -582,14 +601,24 @@ void smtp_client_line(smtp_engine *e, const smtp_line *ln, cap_pos pos)
     if (e->quit_sent) {
         smtp_flag(e, smtp_phys(e, SMTP_DIR_CLIENT), pos, SMTP_AN_command_after_quit, cmd, seq,
                   "%s sent after QUIT", cmd == SMTP_CMD_UNKNOWN ? "A command" : reg_command_verb(cmd));
-    } else {
-        if (pipelined)
+    } else if (e->greeting_seen) {
+        if (pipelined && !(prev->flags & PEND_UNCERTAIN))
             check_pipelining(e, cmd, seq, prev, pos);
         check_sequence(e, cmd, seq, cmd == SMTP_CMD_AUTH ? ev_args : args, pos);
     }
     check_capability(e, cmd, seq, args, pos);
 
+    /* A capture that starts inside a transaction: its MAIL came before the
+     * first frame, so the first RCPT, DATA or BDAT opens it. */
+    if ((cmd == SMTP_CMD_RCPT || cmd == SMTP_CMD_DATA || cmd == SMTP_CMD_BDAT) &&
+        e->opts.midstream && e->seq_unknown && e->txn_gen == 0)
+        smtp_txn_begin(e, SMTP_CMD_MAIL, "", 0, "", 0, pos);
     smtp_pending *pd = smtp_pend_push(e, cmd, seq, pos);
+    /* If a DATA before it gets 354, this line was message text. */
+    bool stuffed = ln->len > 0 && ln->ptr[0] == '.';
+    pd->text_len = ln->wire_len - (stuffed ? 1 : 0);
+    if (ln->len == 1 && stuffed && !ln->bare_lf)
+        pd->flags |= PEND_DOT;
     unsigned fl = reg_command_flags(cmd);
     if (fl & CMDF_HELLO) {
         smtp_buf_reset(&e->helo_pending);
@@ -608,6 +637,16 @@ void smtp_client_line(smtp_engine *e, const smtp_line *ln, cap_pos pos)
             break;
         case SMTP_CMD_BDAT:
             bdat(e, seq, args, pd, pos);
+            break;
+        case SMTP_CMD_DATA:
+            /* Nothing from the server yet: in a capture of the client side
+             * alone no 354 will ever show, so take the lines that follow
+             * as the message (its reply, if it comes, confirms it or not). */
+            if (e->side[smtp_phys(e, SMTP_DIR_SERVER)].bytes == 0) {
+                pd->flags |= PEND_SPECULATED;
+                smtp_body_start_data(e, pd->txn_gen, seq, pos);
+                e->body.speculative = true;
+            }
             break;
         case SMTP_CMD_RSET:
             promise_txn_reset(e, pd->ord);

@@ -12,11 +12,20 @@
  * - Sequence rules see what the client could know: replies received, plus
  *   every command still waiting counted as if it will succeed (smtp_fact).
  *   AUTH and STARTTLS need an accepted HELO/EHLO like MAIL does.
+ * - Commands sent before the greeting are early talk (early_talker, flagged
+ *   when the greeting comes, so never in a capture of the client side
+ *   alone) and get no sequence or pipelining verdict of their own.
  * - Once per pipelined group (until no command waits): pipeline_not_last and
  *   pipelining_not_advertised.  Once per direction: bare_lf and bare_cr on
  *   command/reply lines; once per message inside a body.
  * - End of data is CRLF.CRLF only; the bare-LF/CR variants are flagged as
- *   smtp_smuggling and the message goes on (see smtp_body.c).
+ *   smtp_smuggling and the message goes on (see smtp_body.c).  The text
+ *   after an LF-ended smuggled dot is kept (bounded); if a reply then comes
+ *   with no command waiting, the server took that dot as the end, and the
+ *   kept text is read again as the commands it saw.
+ * - A DATA sent before any server byte starts the message at once (a
+ *   capture of the client side alone never shows the 354); a refusal
+ *   cancels it.  Replies with no client byte captured are flagged once.
  * - A 354 clears the commands still waiting: whatever followed DATA before
  *   it was message text sent too early, and gets no reply.
  * - A reply while the client is in a DATA body ends the body (its dot was
@@ -26,16 +35,32 @@
  *   no real command; after a server gap, waiting commands a reply does not
  *   fit are skipped.  Sequence verdicts pause until a HELO/EHLO/MAIL reply
  *   or RSET re-establishes the state (as in midstream mode).
+ * - A midstream capture's first RCPT, DATA or BDAT opens a transaction
+ *   whose MAIL was not captured (empty reverse-path, MAIL code 0).
  * - TURN and ATRN accepted with 250 swap the roles; events then name the
  *   physical side (smtp_event.from) that sent the bytes.
  * - A client line that is no command, sent while AUTH waits for its reply,
  *   is taken as a SASL response (and masked) rather than leak a password.
  * - A BDAT size above SMTP_BDAT_PLAUSIBLE_MAX is flagged bad_bdat_size; its
  *   chunk is counted, but a refusal of that BDAT ends it.
- * - A server whose first line is no reply is not SMTP: one not_smtp
- *   anomaly and the rest is only counted.  An unprompted 421 is not a
- *   reply_without_command (RFC 5321 3.8).
+ * - Server lines that are no reply before the greeting are a proxy's
+ *   (HTTP CONNECT, SOCKS): one greeting_preamble anomaly, skipped up to
+ *   SMTP_MAX_PREAMBLE_LINES; the greeting may follow binary bytes on the
+ *   same line.  What the client sent until then went to the proxy: its
+ *   commands are dropped unanswered.  No greeting within the bound, or by
+ *   the end: one not_smtp anomaly and the rest is only counted.
+ * - An unprompted 421 is not a reply_without_command (RFC 5321 3.8), nor
+ *   Exchange's unprompted 451 idle timeout.
+ * - A BDAT whose arguments do not parse carries no chunk (servers refuse
+ *   it without reading one) and its refusal ends nothing.
+ * - Lines sent after DATA before its 354 were message text: the 354 turns
+ *   them into the message, up to a final dot among them; lines after that
+ *   dot stay commands.
  * - QUIT's reply ends any transaction still open (aborted).
+ * - After a 221, 421 or 521 the server is closing: commands left waiting at
+ *   the end are not reported unanswered.
+ * - After a client gap, a reply with an addressing enhanced code (X.1.Y)
+ *   goes to the lost commands, not to a DATA or BDAT sent after the hole.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -181,6 +206,7 @@ void smtp_engine_free(smtp_engine *e)
     smtp_buf_free(&e->helo);
     smtp_buf_free(&e->helo_pending);
     smtp_buf_free(&e->auth_user);
+    smtp_buf_free(&e->body.smug);
     smtp_auth_free(&e->auth);
     smtp_txn_free_all(e);
     g_free(e);
@@ -301,6 +327,11 @@ static void line_drop(smtp_side *s)
     smtp_buf_reset(&s->tail);
 }
 
+void smtp_client_drop_tail(smtp_engine *e)
+{
+    line_drop(&e->side[smtp_phys(e, SMTP_DIR_CLIENT)]);
+}
+
 /* Hand the unfinished client line to the body scanner: the 354 made what
  * the client sent after DATA part of the message. */
 static void tail_to_body(smtp_engine *e, smtp_dir dir, cap_pos pos)
@@ -330,12 +361,10 @@ void smtp_feed(smtp_engine *e, smtp_dir dir, const uint8_t *buf, size_t len, cap
         smtp_dir role = smtp_phys(e, dir);
         /* Checked per step, not per call: a TURN inside this very buffer
          * can make these bytes the client's. */
-        if (role == SMTP_DIR_CLIENT && !e->greeting_seen && !e->early_flagged) {
-            e->early_flagged = true;
-            smtp_flag(e, dir, pos, SMTP_AN_early_talker, SMTP_CMD_NONE, 0,
-                      "The client sent data (from frame %u on) before the server's greeting",
-                      pos.frame);
-        }
+        /* Early talk is reported when the greeting shows it was early: in a
+         * capture of the client side alone the greeting was only missed. */
+        if (role == SMTP_DIR_CLIENT && !e->greeting_seen && !e->early_frame)
+            e->early_frame = pos.frame ? pos.frame : 1;
         if (role == SMTP_DIR_CLIENT && smtp_body_active(e) && !e->body.recover) {
             if (e->side[dir].tail_len)
                 tail_to_body(e, dir, pos);
@@ -450,12 +479,29 @@ void smtp_end(smtp_engine *e, smtp_end_reason reason, cap_pos pos)
         if (!(smtp_body_active(e) && !e->body.recover))
             flush_tail(e, cdir, pos);
         flush_tail(e, sdir, pos);
+    }
+    if (!e->tls && !e->not_smtp && e->preamble_lines && !e->greeting_seen) {
+        e->not_smtp = true;
+        smtp_flag(e, sdir, pos, SMTP_AN_not_smtp, SMTP_CMD_NONE, 0,
+                  "The server sent %u line%s but no SMTP greeting; the conversation is not "
+                  "analysed", e->preamble_lines, e->preamble_lines == 1 ? "" : "s");
+    }
+    if (!e->tls && !e->not_smtp) {
         smtp_server_flush(e, pos, true);
 
         uint32_t reported = 0, extra = 0;
-        for (uint32_t i = 0; i < e->pend_n; i++) {
+        if (e->side[sdir].bytes == 0 && e->pend_n) {
+            /* Not one server byte: its side was not captured.  One anomaly
+             * says so instead of one per command. */
+            smtp_flag(e, cdir, pos, SMTP_AN_unanswered_command, SMTP_CMD_NONE, 0,
+                      "Nothing from the server was captured: %u commands have no reply",
+                      e->pend_n);
+            reported = e->pend_n;
+        }
+        for (uint32_t i = reported; i < e->pend_n; i++) {
             smtp_pending *pd = smtp_pend_peek(e, i);
-            if (pd->flags & (PEND_LOST | PEND_UNCERTAIN))
+            /* After 221, 421 or 521 the server said it closes: silence is its answer. */
+            if (pd->flags & (PEND_LOST | PEND_UNCERTAIN) || e->server_closing)
                 continue;
             if (reported < SMTP_MAX_UNANSWERED_REPORTS) {
                 const char *what = smtp_cmd_text(pd->cmd);
@@ -478,7 +524,9 @@ void smtp_end(smtp_engine *e, smtp_end_reason reason, cap_pos pos)
                       " octets seen)", bt ? bt->size : 0);
             cut = true;
         }
-        if (!e->quit_sent && !e->quit_ok)
+        /* A 221 shows the session was closed properly even if the QUIT
+         * before it was not captured. */
+        if (!e->quit_sent && !e->quit_ok && !e->saw_221)
             smtp_flag(e, cdir, pos, SMTP_AN_cut_off, SMTP_CMD_NONE, 0,
                       "The conversation ended (%s) without QUIT", smtp_end_reason_name(reason));
         if (smtp_txn_any_open(e)) {

@@ -267,8 +267,15 @@ void smtp_engine_free(smtp_engine *eng);
 void smtp_feed(smtp_engine *eng, smtp_dir dir, const uint8_t *buf, size_t len, cap_pos pos);
 
 /* `len` bytes of `dir` were lost (not captured) at this point.  The engine
- * reports a gap anomaly, drops any partial line or message, and
- * resynchronises on the next line that looks like a command or reply. */
+ * reports a gap anomaly, drops the partial line, and pauses sequence
+ * verdicts until a reply re-establishes the state.  Inside a message the
+ * message is kept, not dropped: the lost bytes count towards its size
+ * (exactly, for a BDAT chunk; as an estimate for DATA, whose dot-stuffing
+ * in the hole is unknown), and a DATA body is then read line by line until
+ * its final dot, a line that looks like a command, or a server reply ends
+ * it, so the transaction still gets its outcome and two messages are never
+ * merged.  Elsewhere a placeholder absorbs the replies to commands lost in
+ * the hole. */
 void smtp_gap(smtp_engine *eng, smtp_dir dir, uint64_t len, cap_pos pos);
 
 /* The conversation ended.  Flushes partial lines, finishes open

@@ -36,6 +36,16 @@
  * peer cannot hide the rest of the conversation inside it. */
 #define SMTP_BDAT_PLAUSIBLE_MAX (1ull << 40)
 
+/* Server lines that are no reply tolerated before the greeting (an HTTP
+ * CONNECT or SOCKS proxy answering first); one more and the stream is
+ * declared not SMTP.  Each line is at most SMTP_MAX_LINE_BUF bytes. */
+#define SMTP_MAX_PREAMBLE_LINES 16
+
+/* Message text kept after an SMTP-smuggling end of data (LF.CRLF and the
+ * like), in case the server's replies show it took that as the end: the
+ * text is then read again as the commands the server saw.  Longer: not kept. */
+#define SMTP_MAX_SMUGGLED 4096
+
 /* A bounded growable byte buffer: allocated on first use, never above the
  * `max` its user passes, so idle conversations cost nothing. */
 typedef struct smtp_buf {
@@ -76,6 +86,9 @@ enum {
     PEND_BDAT_LAST  = 0x01,   /* BDAT ... LAST */
     PEND_LOST       = 0x02,   /* placeholder for commands lost in a client gap */
     PEND_UNCERTAIN  = 0x04,   /* its reply may have been lost in a server gap */
+    PEND_BDAT_BAD   = 0x08,   /* BDAT whose arguments do not parse: no chunk */
+    PEND_DOT        = 0x10,   /* the line was "." (CRLF): an end of data sent early */
+    PEND_SPECULATED = 0x20,   /* DATA sent before any server byte: its 354 assumed */
 };
 
 typedef struct smtp_pending {
@@ -87,6 +100,8 @@ typedef struct smtp_pending {
     int64_t   ts_ns;
     uint32_t  txn_gen;        /* transaction it belongs to (MAIL, RCPT, DATA, BDAT) */
     int32_t   rcpt_idx;       /* RCPT: index in the transaction, -1 if not kept */
+    uint64_t  text_len;       /* octets it adds to a message if it turns out to
+                                 be message text sent before the 354 */
 } smtp_pending;
 
 /* A fact about the session as the client can know it: `act` is what the
@@ -129,6 +144,8 @@ typedef struct smtp_txn {
     bool      msg_done;       /* message complete, waiting for the final reply */
     bool      too_many_flagged;
     uint32_t  gen;
+    uint32_t  prev_gen;       /* open transaction this MAIL would replace, 0 if none */
+    bool      mail_refused;   /* MAIL refused: emitted once its pipelined commands are answered */
     smtp_cmd  start_cmd;
     smtp_buf  arena;          /* reverse-path, parameters, recipients' strings */
     uint32_t  from_len, par_off, par_len;
@@ -170,6 +187,11 @@ typedef enum smtp_mark {
 typedef struct smtp_body {
     bool      data;           /* client is in DATA body mode */
     bool      recover;        /* body after a gap: line mode, watch for commands */
+    bool      speculative;    /* started before its DATA's 354 came (PEND_SPECULATED) */
+    bool      smug_on;        /* keeping the text after a smuggled end of data */
+    bool      smug_ready;     /* kept text complete: replayed if a reply fits no command */
+    cap_pos   smug_pos;       /* where the smuggled dot was: the kept lines' origin */
+    smtp_buf  smug;
     smtp_mark mark;
     bool      bol_crlf;       /* the line end before a line start was CRLF */
     uint64_t  line_len;
@@ -224,8 +246,13 @@ struct smtp_engine {
     bool         greeting_seen;
     bool         seq_unknown;     /* midstream or after a gap: no sequence verdicts */
     bool         early_flagged;
+    uint32_t     early_frame;     /* first client data before the greeting, 0 if none */
     bool         not_smtp;        /* gave up: the stream is not SMTP */
+    uint32_t     preamble_lines;  /* server lines before the greeting that were no reply */
     bool         quit_sent, quit_ok;
+    bool         client_silent_flagged; /* a reply came with no client byte captured */
+    bool         server_closing;
+    bool         saw_221;         /* the server said goodbye */  /* a 221, 421 or 521 came: nothing more will be answered */
     bool         esmtp, helo_only, caps_known;
     uint64_t     ext_mask, size_limit;
     smtp_buf     auth_mechs;
@@ -253,6 +280,8 @@ void smtp_emit(smtp_engine *e, smtp_event *ev);
 /* Report an anomaly; `fmt` makes the one-sentence message. */
 void smtp_flag(smtp_engine *e, smtp_dir from, cap_pos pos, smtp_anomaly kind,
                smtp_cmd cmd, uint32_t seq, const char *fmt, ...) G_GNUC_PRINTF(7, 8);
+/* Forget the client's unfinished line (a proxy handshake before the greeting). */
+void smtp_client_drop_tail(smtp_engine *e);
 /* How anomaly messages name a command: its verb, or "end of data", "an
  * unknown command", "the greeting", ... for the others. */
 const char *smtp_cmd_text(smtp_cmd cmd);
@@ -270,6 +299,8 @@ void smtp_facts_settle(smtp_engine *e, uint32_t ord);
 void smtp_facts_reset(smtp_engine *e);
 smtp_pending *smtp_pend_push(smtp_engine *e, smtp_cmd cmd, uint32_t seq, cap_pos pos);
 smtp_pending *smtp_pend_peek(smtp_engine *e, uint32_t i);
+/* Put a command at the head of the queue: the next reply answers it. */
+smtp_pending *smtp_pend_push_front(smtp_engine *e, smtp_cmd cmd, uint32_t seq, cap_pos pos);
 void smtp_pend_pop(smtp_engine *e);
 void smtp_pend_clear(smtp_engine *e);
 /* True when the line looks like a command a client in a lost body would
@@ -285,11 +316,21 @@ void smtp_server_flush(smtp_engine *e, cap_pos pos, bool emit);
 /* Scan client body bytes (DATA or BDAT); returns bytes consumed. */
 size_t smtp_body_feed(smtp_engine *e, const uint8_t *p, size_t n, cap_pos pos);
 void smtp_body_start_data(smtp_engine *e, uint32_t txn_gen, uint32_t data_seq, cap_pos pos);
+/* The 354 came after the client had already sent `early` octets of message
+ * text (taken for commands until then); `dot` is the final dot among them
+ * (NULL if none), whose reply is then the next one. */
+void smtp_body_early_text(smtp_engine *e, uint64_t early, const smtp_pending *dot, cap_pos pos);
 void smtp_body_start_chunk(smtp_engine *e, uint32_t bdat_seq, uint64_t size, bool last,
                            cap_pos pos);
 /* The DATA body ended without its dot line (a reply came, or a command after
  * a gap): push the end-of-data the next reply answers. */
 void smtp_body_end_abrupt(smtp_engine *e, cap_pos pos);
+/* A DATA body started on a 354 that did not come: forget it. */
+void smtp_body_cancel(smtp_engine *e);
+/* The server answers more than the message it got: it took the smuggled end
+ * of data as the end.  Reads the text kept after it as client lines;
+ * returns false if there was none. */
+bool smtp_body_replay_smuggled(smtp_engine *e);
 /* A line of a DATA body read in line mode after a gap. */
 void smtp_body_recover_line(smtp_engine *e, const smtp_line *ln, cap_pos pos);
 bool smtp_body_active(const smtp_engine *e);
@@ -306,15 +347,18 @@ int32_t smtp_txn_add_rcpt(smtp_engine *e, const char *addr, size_t addr_len,
                           const char *params, size_t params_len, uint32_t seq, cap_pos pos);
 void smtp_txn_rcpt_reply(smtp_engine *e, uint32_t gen, int32_t idx, int code,
                          const smtp_enhanced *enh);
-/* The reply to MAIL: a refusal emits the transaction as mail_rejected. */
+/* The reply to MAIL: 2xx or 355 ends the transaction it replaces; a refusal
+ * marks it mail_refused (emitted by smtp_txn_settle_refused). */
 void smtp_txn_mail_reply(smtp_engine *e, smtp_txn *t, int code, const smtp_enhanced *enh,
-                         smtp_dir from, cap_pos pos);
+                         cap_pos pos);
 /* Emit `t` (NULL: nothing) with `outcome`; code/enh/text are the reply that
  * ended it (code 0 if none), `qid` the queue id it quoted (may be empty). */
 void smtp_txn_finish(smtp_engine *e, smtp_txn *t, smtp_txn_outcome outcome, int code,
                      const smtp_enhanced *enh, const char *text, size_t text_len,
                      smtp_span qid, smtp_dir from, cap_pos pos);
 void smtp_txn_abort(smtp_engine *e, smtp_txn *t, smtp_dir from, cap_pos pos);
+/* Emit a transaction whose MAIL was refused once no command of it waits. */
+void smtp_txn_settle_refused(smtp_engine *e, smtp_txn *t, smtp_dir from, cap_pos pos);
 /* Abort every open transaction (end, STARTTLS, TURN), oldest first. */
 void smtp_txn_abort_all(smtp_engine *e, smtp_dir from, cap_pos pos);
 void smtp_txn_free_all(smtp_engine *e);

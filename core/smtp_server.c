@@ -24,7 +24,20 @@ typedef enum pair_result { PAIR_NONE, PAIR_CMD, PAIR_ABSORBED } pair_result;
  * commands lost in a client gap absorb replies that do not fit the next real
  * command; commands whose reply may have been lost in a server gap are
  * skipped when this reply does not fit them but fits a later one. */
-static pair_result pair(smtp_engine *e, int code, smtp_pending *out)
+/* A reply whose enhanced code is about addresses (X.1.Y, RFC 3463) answers
+ * MAIL, RCPT or the like, not the end of a message: after a client gap it
+ * is the lost RCPT's (suricata-style "550 5.1.1 ... User unknown" before the
+ * 354 of the DATA sent after the hole). */
+static bool fits_after_gap(const smtp_pending *n, int code, const smtp_enhanced *enh)
+{
+    if (!reg_reply_valid_for(n->cmd, code))
+        return false;
+    bool message = n->cmd == SMTP_CMD_DATA || n->cmd == SMTP_CMD_BDAT ||
+                   n->cmd == SMTP_CMD_DATA_END;
+    return !(message && enh->present && enh->subject == 1);
+}
+
+static pair_result pair(smtp_engine *e, int code, const smtp_enhanced *enh, smtp_pending *out)
 {
     for (;;) {
         smtp_pending *h = smtp_pend_peek(e, 0);
@@ -32,7 +45,7 @@ static pair_result pair(smtp_engine *e, int code, smtp_pending *out)
             return PAIR_NONE;
         smtp_pending *n = smtp_pend_peek(e, 1);
         if (h->flags & PEND_LOST) {
-            if (n && !(n->flags & PEND_LOST) && reg_reply_valid_for(n->cmd, code)) {
+            if (n && !(n->flags & PEND_LOST) && fits_after_gap(n, code, enh)) {
                 smtp_pend_pop(e);
                 continue;
             }
@@ -254,8 +267,8 @@ static void reply_effects(smtp_engine *e, const smtp_pending *pd, int code, cons
     case SMTP_CMD_SOML:
     case SMTP_CMD_SAML:
         if (t)
-            smtp_txn_mail_reply(e, t, code, enh, sfrom, pos);
-        if (ok) {
+            smtp_txn_mail_reply(e, t, code, enh, pos);
+        if (ok || code == 355) {
             smtp_fact_set(e, FACT_HELLO, true);
             txn_facts_closed(e);
             smtp_fact_set(e, FACT_TXN, true);
@@ -268,12 +281,31 @@ static void reply_effects(smtp_engine *e, const smtp_pending *pd, int code, cons
             smtp_fact_set(e, FACT_RCPT, true);
         break;
     case SMTP_CMD_DATA:
-        if (code == 354) {
+        if (pd->flags & PEND_SPECULATED) {
+            /* The message was read on the assumption of this 354; a refusal
+             * means the client is still waiting, so nothing of it was sent. */
+            bool mine = e->body.data && e->body.data_seq == pd->seq;
+            if (mine)
+                e->body.speculative = false;
+            if (code != 354 && mine)
+                smtp_body_cancel(e);
+        } else if (code == 354) {
             /* DATA ends a pipelined group: lines sent after it before this
              * 354 were message text sent too early, not commands, and will
-             * never be answered. */
-            smtp_pend_clear(e);
+             * never be answered -- up to a final dot among them, after
+             * which the lines are commands again. */
+            uint64_t early = 0;
+            smtp_pending dot = { .cmd = SMTP_CMD_NONE };
+            while (e->pend_n && !(dot.flags & PEND_DOT)) {
+                smtp_pending *h = smtp_pend_peek(e, 0);
+                if (h->flags & PEND_DOT)
+                    dot = *h;
+                else
+                    early += h->text_len;
+                smtp_pend_pop(e);
+            }
             smtp_body_start_data(e, pd->txn_gen, pd->seq, pos);
+            smtp_body_early_text(e, early, (dot.flags & PEND_DOT) ? &dot : NULL, pos);
         }
         break;
     case SMTP_CMD_DATA_END:
@@ -282,6 +314,8 @@ static void reply_effects(smtp_engine *e, const smtp_pending *pd, int code, cons
         txn_facts_closed(e);
         break;
     case SMTP_CMD_BDAT:
+        if (pd->flags & PEND_BDAT_BAD)
+            break; /* refused for its syntax: no chunk, no change */
         if (!ok && e->body.chunk_active && e->body.chunk_implausible && e->body.data_seq == pd->seq)
             e->body.chunk_active = false; /* refused before its absurd chunk: resynchronise */
         if (ok)
@@ -289,10 +323,10 @@ static void reply_effects(smtp_engine *e, const smtp_pending *pd, int code, cons
         if (!ok || (pd->flags & PEND_BDAT_LAST))
             smtp_txn_finish(e, t, outcome_of(code), code, enh, first.ptr, first.len,
                             reply_queue_id(e, code), sfrom, pos);
-        if (!ok || (pd->flags & PEND_BDAT_LAST)) {
+        /* The transaction is over: a BDAT now has none to belong to
+         * (data_without_rcpt), which bdat_after_last no longer describes. */
+        if (!ok || (pd->flags & PEND_BDAT_LAST))
             txn_facts_closed(e);
-            smtp_fact_set(e, FACT_BDAT_LAST, (pd->flags & PEND_BDAT_LAST) != 0);
-        }
         break;
     case SMTP_CMD_RSET:
         if (ok) {
@@ -323,6 +357,8 @@ static void reply_effects(smtp_engine *e, const smtp_pending *pd, int code, cons
         break;
     }
     smtp_facts_settle(e, pd->ord);
+    if (t && t->mail_refused)
+        smtp_txn_settle_refused(e, t, sfrom, pos);
 }
 
 /* ---- the reply event ---------------------------------------------------------- */
@@ -338,7 +374,7 @@ static void reply_complete(smtp_engine *e, cap_pos pos)
     e->n_replies++;
     /* A reply while the client is still in a DATA body ends the body (its
      * final dot was lost, or the server gave up waiting). */
-    if (e->body.data)
+    if (e->body.data && !e->body.speculative)
         smtp_body_end_abrupt(e, pos);
 
     smtp_span first = e->rep_n ? rep_line(e, 0) : (smtp_span){ "", 0 };
@@ -352,10 +388,20 @@ static void reply_complete(smtp_engine *e, cap_pos pos)
                          !(head && head->cmd == SMTP_CMD_STARTTLS);
     if (!e->greeting_seen || late_greeting) {
         e->greeting_seen = true;
+        if (e->early_frame && !e->early_flagged) {
+            e->early_flagged = true;
+            smtp_flag(e, smtp_phys(e, SMTP_DIR_CLIENT), pos, SMTP_AN_early_talker, SMTP_CMD_NONE, 0,
+                      "The client sent data (from frame %u on) before the server's greeting",
+                      e->early_frame);
+        }
         pd.cmd = SMTP_CMD_GREETING;
         pd.ts_ns = -1;
     } else {
-        pr = pair(e, code, &pd);
+        pr = pair(e, code, &enh, &pd);
+        /* More replies than commands after a message with a smuggled end
+         * of data: the server ended it there and read the rest as commands. */
+        if (pr == PAIR_NONE && smtp_body_replay_smuggled(e))
+            pr = pair(e, code, &enh, &pd);
         if (pr != PAIR_CMD)
             pd = (smtp_pending){ .cmd = SMTP_CMD_NONE };
     }
@@ -396,8 +442,20 @@ static void reply_complete(smtp_engine *e, cap_pos pos)
                   "Reply %d carries enhanced code %s of another class", code,
                   reg_enhanced_format(&enh, eb, sizeof eb));
     }
-    /* RFC 5321 3.8: a server that must shut down may send 421 unprompted. */
-    if (pr == PAIR_NONE && pd.cmd == SMTP_CMD_NONE && !e->seq_unknown && code != 421) {
+    /* RFC 5321 3.8: a server that must shut down may send 421 unprompted;
+     * Exchange sends "451 4.7.0 Timeout waiting for client input" instead
+     * (zeek smtp-multi-addr, frame 18).  Neither answers a command. */
+    bool client_silent = e->side[smtp_phys(e, SMTP_DIR_CLIENT)].bytes == 0;
+    if (pr == PAIR_NONE && pd.cmd == SMTP_CMD_NONE && client_silent) {
+        /* A capture of the server side alone: said once, not per reply. */
+        if (!e->client_silent_flagged) {
+            e->client_silent_flagged = true;
+            smtp_flag(e, sfrom, pos, SMTP_AN_reply_without_command, SMTP_CMD_NONE, 0,
+                      "Reply %d came but nothing from the client was captured: the replies "
+                      "have no command to answer", code);
+        }
+    } else if (pr == PAIR_NONE && pd.cmd == SMTP_CMD_NONE && !e->seq_unknown && code != 421 &&
+        code != 451) {
         char tb[80];
         smtp_flag(e, sfrom, pos, SMTP_AN_reply_without_command, SMTP_CMD_NONE, 0,
                   "Reply %d \"%s\" came with no command waiting for it", code,
@@ -412,6 +470,10 @@ static void reply_complete(smtp_engine *e, cap_pos pos)
     if (code == 503)
         smtp_flag(e, sfrom, pos, SMTP_AN_server_bad_sequence, pd.cmd, r->cmd_seq,
                   "The server answered 503 (bad sequence of commands) to %s", cv);
+    if (code == 221 || code == 421 || code == 521)
+        e->server_closing = true;
+    if (code == 221)
+        e->saw_221 = true;
     if (code == 421)
         smtp_flag(e, sfrom, pos, SMTP_AN_service_closing, pd.cmd, r->cmd_seq,
                   "The server sent 421 %s%s: it is closing the channel",
@@ -437,26 +499,79 @@ void smtp_server_flush(smtp_engine *e, cap_pos pos, bool emit)
         e->rep_active = false;
 }
 
+static bool is_reply_start(const char *p, size_t n)
+{
+    return n >= 3 && is_digit(p[0]) && is_digit(p[1]) && is_digit(p[2]) &&
+           (n == 3 || p[3] == '-' || p[3] == ' ');
+}
+
+/* Where a greeting starts inside a line that began with a binary proxy
+ * handshake (a SOCKS reply has no line end of its own): the first "220 " or
+ * "220-" with a byte that is no printable ASCII before it.  n if none. */
+static size_t greeting_after_binary(const char *p, size_t n)
+{
+    bool binary = false;
+    for (size_t i = 0; i + 4 <= n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c > 0x7e)
+            binary = true;
+        else if (binary && p[i] == '2' && p[i + 1] == '2' && p[i + 2] == '0' &&
+                 (p[i + 3] == ' ' || p[i + 3] == '-'))
+            return i;
+    }
+    return n;
+}
+
+/* A server line that is no reply before the greeting: a proxy talking
+ * first ("HTTP/1.0 200 Connection established").  Reported once; past
+ * SMTP_MAX_PREAMBLE_LINES the stream is declared not SMTP. */
+static void preamble_line(smtp_engine *e, const char *p, size_t n, cap_pos pos)
+{
+    smtp_dir sfrom = smtp_phys(e, SMTP_DIR_SERVER);
+    char tb[80];
+    smtp_quote(tb, sizeof tb, p, n);
+    if (++e->preamble_lines > SMTP_MAX_PREAMBLE_LINES) {
+        e->not_smtp = true;
+        smtp_flag(e, sfrom, pos, SMTP_AN_not_smtp, SMTP_CMD_NONE, 0,
+                  "No SMTP greeting in the server's first %d lines (the last: \"%s\"); the "
+                  "rest is not analysed", SMTP_MAX_PREAMBLE_LINES, tb);
+    } else if (e->preamble_lines == 1) {
+        smtp_flag(e, sfrom, pos, SMTP_AN_greeting_preamble, SMTP_CMD_NONE, 0,
+                  "The server sent \"%s\" before any SMTP greeting; lines that are no reply "
+                  "are skipped until a greeting", tb);
+    }
+}
+
 void smtp_server_line(smtp_engine *e, const smtp_line *ln, cap_pos pos)
 {
     smtp_dir sfrom = smtp_phys(e, SMTP_DIR_SERVER);
     const char *p = ln->ptr;
     size_t n = ln->len;
 
-    if (n < 3 || !is_digit(p[0]) || !is_digit(p[1]) || !is_digit(p[2]) ||
-        (n > 3 && p[3] != '-' && p[3] != ' ')) {
+    if (!e->greeting_seen && !e->rep_active && !is_reply_start(p, n)) {
+        size_t g = greeting_after_binary(p, n);
+        if (g == n) {
+            preamble_line(e, p, n, pos);
+            return;
+        }
+        preamble_line(e, p, g, pos);
+        if (e->not_smtp)
+            return;
+        p += g;
+        n -= g;
+    }
+    if (!e->greeting_seen && e->preamble_lines && !e->rep_active) {
+        /* What the client sent so far went to the proxy, and what it has
+         * not finished is the rest of its handshake: none of it is SMTP. */
+        smtp_pend_clear(e);
+        smtp_facts_reset(e);
+        smtp_client_drop_tail(e);
+    }
+    if (!is_reply_start(p, n)) {
         char tb[80];
         smtp_flag(e, sfrom, pos, SMTP_AN_malformed_reply, SMTP_CMD_NONE, 0,
                   "Reply line \"%s\" does not start with a three-digit code",
                   smtp_quote(tb, sizeof tb, p, n));
-        /* A server whose very first line is no reply is not speaking SMTP:
-         * stop here rather than flag every line of, say, an HTTP exchange. */
-        if (e->n_replies == 0 && !e->rep_active && !e->opts.midstream) {
-            e->not_smtp = true;
-            smtp_flag(e, sfrom, pos, SMTP_AN_not_smtp, SMTP_CMD_NONE, 0,
-                      "The server's first line \"%s\" is not an SMTP reply; the rest is not "
-                      "analysed", tb);
-        }
         return;
     }
     int code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');

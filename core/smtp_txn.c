@@ -42,11 +42,12 @@ void smtp_txn_begin(smtp_engine *e, smtp_cmd cmd, const char *from, size_t from_
 {
     smtp_dir cfrom = smtp_phys(e, SMTP_DIR_CLIENT);
     smtp_txn *cur = smtp_txn_get(e, e->txn_gen);
-    /* A transaction whose message is not complete ends here (the client
-     * moved on after a refused DATA, or sent MAIL twice); one waiting only
-     * for its final reply stays in flight. */
-    if (cur && !cur->msg_done)
-        smtp_txn_abort(e, cur, cfrom, pos);
+    /* A transaction whose message is not complete ends when this MAIL is
+     * accepted (the client moved on after a refused DATA, or sent MAIL
+     * twice); a server refusing a nested MAIL (503) keeps it going
+     * (smtp_txn_mail_reply).  One waiting only for its final reply stays in
+     * flight either way. */
+    uint32_t prev = cur && !cur->msg_done ? cur->gen : 0;
     uint32_t gen = ++e->txn_gen;
     if (gen == 0)
         gen = ++e->txn_gen;
@@ -56,6 +57,8 @@ void smtp_txn_begin(smtp_engine *e, smtp_cmd cmd, const char *from, size_t from_
     t->open = true;
     t->msg_done = false;
     t->gen = gen;
+    t->prev_gen = prev;
+    t->mail_refused = false;
     t->start_cmd = cmd;
     smtp_buf_reset(&t->arena);
     arena_add(t, from, from_len, &t->from_len); /* the reverse-path is first */
@@ -120,12 +123,32 @@ void smtp_txn_rcpt_reply(smtp_engine *e, uint32_t gen, int32_t idx, int code,
 }
 
 void smtp_txn_mail_reply(smtp_engine *e, smtp_txn *t, int code, const smtp_enhanced *enh,
-                         smtp_dir from, cap_pos pos)
+                         cap_pos pos)
 {
     t->mail_code = code;
     t->mail_enhanced = *enh;
-    if (code / 100 != 2)
-        smtp_txn_finish(e, t, SMTP_TXN_MAIL_REJECTED, 0, NULL, NULL, 0, (smtp_span){ 0 }, from, pos);
+    smtp_txn *prev = t->prev_gen ? smtp_txn_get(e, t->prev_gen) : NULL;
+    t->prev_gen = 0;
+    /* 355 (RFC 1845 checkpointing) takes the MAIL as 2xx does. */
+    if (code / 100 == 2 || code == 355) {
+        if (prev && !prev->msg_done)
+            smtp_txn_abort(e, prev, smtp_phys(e, SMTP_DIR_CLIENT), pos);
+        return;
+    }
+    /* RCPTs pipelined after the MAIL still get their replies (503 mostly):
+     * the transaction is emitted when the last of them is answered. */
+    t->mail_refused = true;
+    /* A refused nested MAIL leaves the open transaction as it was. */
+    if (prev && e->txn_gen == t->gen)
+        e->txn_gen = prev->gen;
+}
+
+void smtp_txn_settle_refused(smtp_engine *e, smtp_txn *t, smtp_dir from, cap_pos pos)
+{
+    for (uint32_t i = 0; i < e->pend_n; i++)
+        if (smtp_pend_peek(e, i)->txn_gen == t->gen)
+            return;
+    smtp_txn_finish(e, t, SMTP_TXN_MAIL_REJECTED, 0, NULL, NULL, 0, (smtp_span){ 0 }, from, pos);
 }
 
 void smtp_txn_finish(smtp_engine *e, smtp_txn *t, smtp_txn_outcome outcome, int code,
@@ -196,15 +219,23 @@ void smtp_txn_finish(smtp_engine *e, smtp_txn *t, smtp_txn_outcome outcome, int 
 
 void smtp_txn_abort(smtp_engine *e, smtp_txn *t, smtp_dir from, cap_pos pos)
 {
-    smtp_txn_finish(e, t, SMTP_TXN_ABORTED, 0, NULL, NULL, 0, (smtp_span){ 0 }, from, pos);
+    smtp_txn_finish(e, t, t && t->mail_refused ? SMTP_TXN_MAIL_REJECTED : SMTP_TXN_ABORTED, 0,
+                    NULL, NULL, 0, (smtp_span){ 0 }, from, pos);
 }
 
 void smtp_txn_abort_all(smtp_engine *e, smtp_dir from, cap_pos pos)
 {
-    /* Oldest first, so events keep the order the transactions began in. */
-    for (uint32_t back = SMTP_TXN_SLOTS; back-- > 0;)
-        if (e->txn_gen >= back)
-            smtp_txn_abort(e, smtp_txn_get(e, e->txn_gen - back), from, pos);
+    /* Oldest first, so events keep the order the transactions began in
+     * (the current one need not be the newest: see smtp_txn_mail_reply). */
+    for (;;) {
+        smtp_txn *oldest = NULL;
+        for (int i = 0; i < SMTP_TXN_SLOTS; i++)
+            if (e->txns[i].open && (!oldest || e->txns[i].gen < oldest->gen))
+                oldest = &e->txns[i];
+        if (!oldest)
+            return;
+        smtp_txn_abort(e, oldest, from, pos);
+    }
 }
 
 void smtp_txn_free_all(smtp_engine *e)
@@ -241,6 +272,8 @@ static const qid_pattern qid_patterns[] = {
     { "queued as ",                    QID_AFTER,  "Postfix and generic" },
     { "id=",                           QID_AFTER,  "Exim (OK id=1abc-def-gh) and generic" },
     { " Message accepted for delivery", QID_BEFORE, "Sendmail, OpenSMTPD" },
+    { " mail accepted for delivery",   QID_BEFORE, "<id> mail accepted for delivery (nDPI emotet capture)" },
+    { " accepted by ",                 QID_BEFORE, "1&1 mreu (Message <id> accepted by <host>)" },
     { " - gsmtp",                      QID_BEFORE, "Gmail (OK <ts> <id> - gsmtp)" },
     { " qp ",                          QID_AFTER,  "qmail (ok <ts> qp <n>)" },
     { "Queued (",                      QID_AFTER,  "Haraka (Message Queued (<id>))" },
@@ -262,7 +295,11 @@ static const char *ci_find(const char *h, size_t n, const char *needle)
     return NULL;
 }
 
-/* A word that is not an id: an enhanced code or a bare "OK". */
+/* Words next to the markers that are prose, not ids ("+OK message queued
+ * for delivery", "Message accepted by ..."). */
+static const char *const qid_not_ids[] = { "ok", "message", "mail", "for", "as", "queued", "accepted" };
+
+/* A word that is not an id: an enhanced code or one of qid_not_ids. */
 static bool qid_plausible(const char *p, size_t n)
 {
     smtp_enhanced enh;
@@ -270,8 +307,9 @@ static bool qid_plausible(const char *p, size_t n)
         return false;
     if (reg_enhanced_parse(p, n, &enh) == n && enh.present)
         return false;
-    if (n == 2 && g_ascii_strncasecmp(p, "ok", 2) == 0)
-        return false;
+    for (size_t i = 0; i < G_N_ELEMENTS(qid_not_ids); i++)
+        if (n == strlen(qid_not_ids[i]) && g_ascii_strncasecmp(p, qid_not_ids[i], n) == 0)
+            return false;
     return true;
 }
 

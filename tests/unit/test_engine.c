@@ -347,6 +347,11 @@ static void test_queue_ids(void)
         { "ok 1763816400 qp 4242", "4242" },                                  /* qmail */
         { "Message Queued (5E1F2A3B-4C5D-6E7F-8091-A2B3C4D5E6F7.1)", "5E1F2A3B-4C5D-6E7F-8091-A2B3C4D5E6F7.1" }, /* Haraka */
         { "2.0.0 Ok", "" },
+        { "+OK message queued for delivery.", "" },                            /* suricata smtp-url-b64 */
+        { "2.0.0 NjaEnA1IlAItPNjaKnMtuw mail accepted for delivery", "NjaEnA1IlAItPNjaKnMtuw" }, /* nDPI emotet */
+        { "Message 0MIjEq-1VEnJO3RVo-002UBE accepted by mreu2.kundenserver.de", "0MIjEq-1VEnJO3RVo-002UBE" }, /* 1&1 */
+        { "2.0.0 Ok: 3462 bytes queued as 077781CA025", "077781CA025" },       /* Postfix after BDAT */
+        { "Message accepted by the relay", "" },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         smtp_span q = smtp_queue_id(cases[i].text, strlen(cases[i].text));

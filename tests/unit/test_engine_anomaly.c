@@ -183,6 +183,11 @@ CASE(c_transaction_deferred, transaction_deferred, 1, EHLO_FULL, MAIL_OK, RCPT_O
 /* An HTTP client talks first: early talker, unknown verbs, a "pipeline". */
 CASE_SEQ_OK(c_not_smtp, not_smtp, 1, TX_C("GET / HTTP/1.1\r\nHost: mx.example.org\r\n\r\n"),
      TX_S("HTTP/1.1 400 Bad Request\r\n\r\n"));
+/* A proxy answers before the server greets (zeek connect-with-smtp). */
+CASE_SEQ_OK(c_greeting_preamble, greeting_preamble, 1,
+     TX_C("CONNECT mx.example.org:25 / HTTP/1.0\r\n\r\n"),
+     TX_S("HTTP/1.0 200 Connection established\r\n\r\n"), GREET,
+     TX_C("HELO c.example.com\r\n"), TX_S("250 mx.example.org\r\n"));
 
 static const anomaly_case *const cases[] = {
     &c_early_talker, &c_command_after_quit, &c_command_before_hello, &c_mail_in_transaction,
@@ -199,6 +204,7 @@ static const anomaly_case *const cases[] = {
     &c_reply_line_too_long, &c_bare_lf, &c_bare_cr, &c_smtp_smuggling, &c_unknown_command,
     &c_bad_command_syntax, &c_bad_bdat_size, &c_non_ascii_command, &c_cut_off_in_data, &c_cut_off,
     &c_auth_failed, &c_auth_cancelled, &c_transaction_rejected, &c_transaction_deferred, &c_not_smtp,
+    &c_greeting_preamble,
 };
 
 static unsigned n_sequence(const event_log *l)
