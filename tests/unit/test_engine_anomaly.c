@@ -386,6 +386,29 @@ static void test_clean_pipelined(void)
     tx_assert_split_invariant(t, G_N_ELEMENTS(t), NULL, 10);
 }
 
+/* Postfix's SMTP client (content filter or relay with XFORWARD) sends its
+ * XFORWARD lines in the same pipelined group as MAIL and RCPT. */
+static void test_xforward_pipelined(void)
+{
+    static const tx_step t[] = {
+        GREET,
+        TX_C("EHLO relay.example.com\r\n"),
+        TX_S("250-mx.example.org\r\n250-PIPELINING\r\n250-XFORWARD NAME ADDR PROTO HELO\r\n"
+             "250 8BITMIME\r\n"),
+        TX_C("XFORWARD NAME=c.example.com ADDR=192.0.2.7\r\nXFORWARD PROTO=ESMTP HELO=c.example.com\r\n"
+             "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"),
+        TX_S("250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n"),
+        TX_C("Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n"),
+        TX_S("250 2.0.0 Ok: queued as 4B1\r\n221 2.0.0 Bye\r\n"),
+        TX_END,
+    };
+    event_log l;
+    tx_run(t, G_N_ELEMENTS(t), NULL, TX_WHOLE, 0, 0, 0, &l);
+    g_assert_cmpuint(l.n_events[SMTP_EV_ANOMALY], ==, 0);
+    g_assert_true(event_log_has(&l, "TXN MAIL outcome=accepted"));
+    event_log_clear(&l);
+}
+
 /* Midstream: no greeting, no EHLO seen; nothing is out of sequence until a
  * reply establishes the state, and then the rules apply again. */
 static void test_midstream(void)
@@ -448,6 +471,7 @@ int main(int argc, char **argv)
     g_test_add_func("/engine/anomaly/text_line_too_long", test_text_line_too_long);
     g_test_add_func("/engine/anomaly/all_kinds_covered", test_all_kinds_covered);
     g_test_add_func("/engine/negative/clean_pipelined", test_clean_pipelined);
+    g_test_add_func("/engine/negative/xforward_pipelined", test_xforward_pipelined);
     g_test_add_func("/engine/negative/midstream", test_midstream);
     g_test_add_func("/engine/negative/midstream_with_greeting", test_midstream_with_greeting);
     return g_test_run();
