@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
 libglib2.0-dev libpcap-dev zlib1g-dev libwireshark-dev wireshark-dev tshark
-tcpdump python3 util-linux time"
+tcpdump python3 util-linux time openssl"
 
 missing=""
 for p in $PACKAGES; do
