@@ -219,10 +219,33 @@ bool smtp_in_tls(const smtp_engine *e)
 
 /* ---- lines ------------------------------------------------------------- */
 
+/* Whether a line starts the way a `role` line does: a known command verb
+ * for the client, a three-digit code for the server. */
+static bool line_looks_whole(smtp_dir role, const smtp_line *ln)
+{
+    if (role == SMTP_DIR_SERVER)
+        return ln->len >= 3 && g_ascii_isdigit(ln->ptr[0]) && g_ascii_isdigit(ln->ptr[1]) &&
+               g_ascii_isdigit(ln->ptr[2]) &&
+               (ln->len == 3 || ln->ptr[3] == ' ' || ln->ptr[3] == '-');
+    const char *sp = memchr(ln->ptr, ' ', ln->len);
+    size_t vlen = sp ? (size_t)(sp - ln->ptr) : ln->len;
+    return reg_command_lookup(ln->ptr, vlen) != SMTP_CMD_UNKNOWN;
+}
+
 static void line_dispatch(smtp_engine *e, smtp_dir dir, smtp_line *ln, cap_pos pos)
 {
     smtp_side *s = &e->side[dir];
     smtp_dir role = smtp_phys(e, dir); /* the mapping is its own inverse */
+
+    /* A gap rarely ends on a line boundary: the first line after it is most
+     * likely the tail of a line whose start was lost.  Unless it reads as a
+     * whole command or reply, it is not one; the gap was already reported. */
+    if (s->after_gap) {
+        s->after_gap = false;
+        bool in_recovery = role == SMTP_DIR_CLIENT && e->body.data && e->body.recover;
+        if (!in_recovery && !line_looks_whole(role, ln))
+            return;
+    }
 
     if (ln->len > 0 && memchr(ln->ptr, '\r', ln->len))
         ln->bare_cr = true;
@@ -397,6 +420,7 @@ void smtp_gap(smtp_engine *e, smtp_dir dir, uint64_t len, cap_pos pos)
               "%" G_GUINT64_FORMAT " bytes from the %s were not captured", len,
               role == SMTP_DIR_CLIENT ? "client" : "server");
     line_drop(&e->side[dir]);
+    e->side[dir].after_gap = true;
     e->seq_unknown = true;
 
     if (role == SMTP_DIR_SERVER) {
@@ -417,8 +441,10 @@ void smtp_gap(smtp_engine *e, smtp_dir dir, uint64_t len, cap_pos pos)
         len -= take;
         if (e->body.chunk_left == 0)
             e->body.chunk_active = false;
-        if (len == 0)
+        if (len == 0) {
+            e->side[dir].after_gap = false; /* lost inside the chunk: still in step */
             return;
+        }
     } else if (e->body.data) {
         /* The final dot may be in the hole: read the rest line by line and
          * stop at the first command or reply. */

@@ -78,6 +78,7 @@ typedef struct smtp_side {
     uint32_t  tail_frame;     /* frame of the line's first byte */
     char      tail_last;      /* last byte of the line so far (kept or not) */
     bool      bare_lf_seen, bare_cr_seen; /* reported once per direction */
+    bool      after_gap;      /* the next line may be the rest of one cut by a gap */
     uint64_t  bytes, gap_bytes;
 } smtp_side;
 

@@ -45,8 +45,20 @@ static pair_result pair(smtp_engine *e, int code, const smtp_enhanced *enh, smtp
             return PAIR_NONE;
         smtp_pending *n = smtp_pend_peek(e, 1);
         if (h->flags & PEND_LOST) {
-            if (n && !(n->flags & PEND_LOST) && fits_after_gap(n, code, enh)) {
-                smtp_pend_pop(e);
+            /* The first real command the reply fits, passing over those whose
+             * own reply may have been lost in a server gap. */
+            uint32_t i = 1;
+            while (i < e->pend_n) {
+                const smtp_pending *c = smtp_pend_peek(e, i);
+                if ((c->flags & PEND_LOST) || fits_after_gap(c, code, enh) ||
+                    !(c->flags & PEND_UNCERTAIN))
+                    break;
+                i++;
+            }
+            const smtp_pending *c = i < e->pend_n ? smtp_pend_peek(e, i) : NULL;
+            if (c && !(c->flags & PEND_LOST) && fits_after_gap(c, code, enh)) {
+                while (i-- > 0)
+                    smtp_pend_pop(e);
                 continue;
             }
             *out = *h;

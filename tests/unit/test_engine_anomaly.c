@@ -386,6 +386,34 @@ static void test_clean_pipelined(void)
     tx_assert_split_invariant(t, G_N_ELEMENTS(t), NULL, 10);
 }
 
+/* A gap that cuts a pipelined command line: what follows the hole up to the
+ * next line end is the tail of the lost line, not a command of its own
+ * (segment "RCPT TO:<bo" lost between "MAIL ..." and "b@example.org>").  On
+ * the server side likewise for a reply cut in two. */
+static void test_gap_mid_line(void)
+{
+    static const tx_step t[] = {
+        EHLO_FULL,
+        TX_C("MAIL FROM:<alice@example.com>\r\n"), TX_GAPC(11),
+        TX_C("b@example.org>\r\nDATA\r\n"),
+        TX_S("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"), TX_GAPS(6), TX_S("ata with <CR><LF>.<CR><LF>\r\n"),
+        TX_C("QUIT\r\n"), TX_S("221 2.0.0 Bye\r\n"),
+    };
+    event_log l;
+    tx_run(t, G_N_ELEMENTS(t), NULL, TX_WHOLE, 0, 0, 0, &l);
+    if (g_test_verbose())
+        g_printerr("%s", l.text->str);
+    g_assert_cmpuint(l.n_anomalies[SMTP_AN_gap], ==, 2);
+    g_assert_cmpuint(l.n_anomalies[SMTP_AN_unknown_command], ==, 0);
+    g_assert_cmpuint(l.n_anomalies[SMTP_AN_malformed_reply], ==, 0);
+    g_assert_false(event_log_has(&l, "b@example.org>"));
+    g_assert_true(event_log_has(&l, "CMD #3 DATA"));
+    /* The 221 fits only QUIT: it is paired past the DATA whose reply fell
+     * into the server's gap. */
+    g_assert_true(event_log_has(&l, "REPLY 221 answers=QUIT#4"));
+    event_log_clear(&l);
+}
+
 /* Postfix's SMTP client (content filter or relay with XFORWARD) sends its
  * XFORWARD lines in the same pipelined group as MAIL and RCPT. */
 static void test_xforward_pipelined(void)
@@ -467,6 +495,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/engine/anomaly/slow_reply", test_slow_reply);
     g_test_add_func("/engine/anomaly/gap", test_gap);
+    g_test_add_func("/engine/anomaly/gap_mid_line", test_gap_mid_line);
     g_test_add_func("/engine/anomaly/limits", test_limit_kinds);
     g_test_add_func("/engine/anomaly/text_line_too_long", test_text_line_too_long);
     g_test_add_func("/engine/anomaly/all_kinds_covered", test_all_kinds_covered);
