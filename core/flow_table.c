@@ -1,78 +1,15 @@
 /* flow_table.c -- hash index of TCP flows (see flow_table.h). */
 #include "flow_table.h"
 
-#include <stdbool.h>
 #include <string.h>
-
-#include <glib.h>
 
 #define FLOW_TABLE_MIN_SLOTS 256
 
-unsigned flow_key_make(flow_key *k, uint8_t family, const uint8_t *src, uint16_t sport,
-                       const uint8_t *dst, uint16_t dport)
-{
-    size_t alen = family == 6 ? 16 : 4;
-    int c = memcmp(src, dst, alen);
-    unsigned s = (c < 0 || (c == 0 && sport <= dport)) ? 0 : 1;
-
-    memset(k, 0, sizeof *k);
-    k->family = family;
-    memcpy(k->addr[s], src, alen);
-    memcpy(k->addr[1 - s], dst, alen);
-    k->port[s] = sport;
-    k->port[1 - s] = dport;
-    return s;
-}
-
-/* Each of the key's five 64-bit words times its own odd constant (the
- * multiplications run in parallel), folded by one final mix so that every
- * input bit reaches the low bits the table indexes with. */
-uint32_t flow_key_hash(const flow_key *k)
-{
-    static const uint64_t mul[5] = {
-        0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull,
-        0xd6e8feb86659fd93ull, 0xff51afd7ed558ccdull,
-    };
-    uint64_t w[sizeof *k / 8];
-    uint64_t h = 0;
-
-    G_STATIC_ASSERT(sizeof(flow_key) == 40);
-    memcpy(w, k, sizeof w);
-    for (size_t i = 0; i < G_N_ELEMENTS(w); i++)
-        h ^= w[i] * mul[i];
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ull;
-    h ^= h >> 29;
-    return (uint32_t)h;
-}
-
-static bool key_equal(const flow_key *a, const flow_key *b)
-{
-    uint64_t x[sizeof *a / 8], y[sizeof *a / 8];
-    uint64_t diff = 0;
-    memcpy(x, a, sizeof x);
-    memcpy(y, b, sizeof y);
-    for (size_t i = 0; i < G_N_ELEMENTS(x); i++)
-        diff |= x[i] ^ y[i];
-    return diff == 0;
-}
+G_STATIC_ASSERT(sizeof(flow_key) == 40);
 
 static size_t slot_of(const flow_table *ft, uint32_t h)
 {
     return h & ft->mask;
-}
-
-flow_key *flow_table_find(const flow_table *ft, const flow_key *k, uint32_t h)
-{
-    if (!ft->slots)
-        return NULL;
-    for (size_t i = slot_of(ft, h);; i = (i + 1) & ft->mask) {
-        const flow_slot *sl = &ft->slots[i];
-        if (!sl->key)
-            return NULL;
-        if (sl->hash == h && key_equal(sl->key, k))
-            return sl->key;
-    }
 }
 
 static void put(flow_table *ft, flow_key *k, uint32_t h)

@@ -30,12 +30,6 @@ struct reasm_seg {
     uint8_t    data[];
 };
 
-/* A TCP window is at most 2^30 bytes (RFC 7323 window scale 14), so no
- * genuine segment or acknowledgement lies further ahead than that.  Beyond
- * it the number belongs to another connection or to a capture glitch, and
- * acting on it would invent a gap of absurd size. */
-#define REASM_MAX_AHEAD (1u << 30)
-
 static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline bool seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
 static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }

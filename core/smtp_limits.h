@@ -1,8 +1,10 @@
 /* smtp_limits.h -- every deliberate bound of the core, in one place.
  *
- * Each limit exists so that memory per conversation stays bounded whatever a
- * peer sends.  Hitting one is never fatal: the core records an anomaly, keeps
- * what it has and goes on.  The README lists these values.
+ * Most exist so that memory stays bounded whatever a peer sends.  Hitting
+ * one is never fatal: the core records an anomaly (or counts what it
+ * dropped), keeps what it has and goes on.  The tracker's clocks (FLOW_*_NS)
+ * are here too, so that every constant that shapes what the core keeps, and
+ * for how long, is in one place.  The README lists these values.
  */
 #ifndef SMTPSCOPE_SMTP_LIMITS_H
 #define SMTPSCOPE_SMTP_LIMITS_H
@@ -43,10 +45,40 @@
  * segments that would cost more in bookkeeping than in bytes). */
 #define REASM_MAX_SEGMENTS     512
 
+/* A TCP window is at most 2^30 bytes (RFC 7323 window scale 14), so no
+ * genuine segment or acknowledgement lies further ahead of the stream than
+ * that.  Beyond it the number belongs to another connection or to a
+ * capture glitch, and acting on it would invent a gap of absurd size. */
+#define REASM_MAX_AHEAD        (1u << 30)
+
 /* Conversations alive at once in a flow table; the oldest idle one is
  * evicted first when full. */
 #define FLOW_MAX_LIVE_DEFAULT  65536
 /* A conversation with no packet for this long (capture time) is closed. */
 #define FLOW_IDLE_TIMEOUT_NS   (300LL * 1000000000LL)
+
+/* A closed conversation leaves a tombstone (its endpoints and the time: 56
+ * bytes and an index slot; engine and reassembly state are freed at the
+ * close) for this long in capture time, so late retransmissions and ACKs
+ * are dropped instead of starting a conversation midstream.  60 s covers
+ * TCP's retransmission back-off well before TIME_WAIT would end. */
+#define FLOW_CLOSED_LINGER_NS  (60LL * 1000000000LL)
+/* Tombstones kept at once; beyond this the oldest goes early (at worst a
+ * very late retransmission with payload then starts a midstream
+ * conversation).  65536 is over 1000 closes a second for the whole linger
+ * period, and at most about 6 MB with the index. */
+#define FLOW_TOMBSTONES_MAX    65536
+
+/* A flow moves to the head of the tracker's recency list at most once per
+ * this much capture time.  Relinking on every packet would touch two
+ * neighbouring flows' cache lines; with this the list is least recently
+ * active first to within a second, which is all idle expiry and eviction
+ * need. */
+#define FLOW_TOUCH_NS          1000000000LL
+
+/* Payload bytes held per direction while the heuristic waits for both
+ * sides' first bytes on a port not listed as SMTP.  A greeting or hello
+ * longer than this is unusual enough to be taken as not SMTP. */
+#define HEUR_HOLD_MAX          1024
 
 #endif

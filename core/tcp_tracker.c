@@ -1,16 +1,27 @@
 /* tcp_tracker.c -- TCP conversations fed into SMTP engines (see
  * tcp_tracker.h).
  *
- * Every flow in the table is on exactly one of two lists, most recently
- * active at the head:
- *   active  flows still open (SMTP, not decided yet, or found not to be
- *           SMTP); idle expiry and eviction pop from the tail;
- *   closed  flows whose conversation ended (FIN both ways, RST), kept for
- *           FLOW_CLOSED_LINGER_NS so late retransmissions and ACKs find them
- *           and are dropped instead of starting a conversation midstream.
- * The lists are GQueues of GList links embedded in the flows (no allocation),
- * and a flow is moved to the head at most once a second of capture time
- * (FLOW_TOUCH_NS), so most packets touch nothing but their own flow.
+ * Two kinds of entry, each with its own list (newest at the head) and its
+ * own flow_table index:
+ *   active  live flows (SMTP, not decided yet, or found not to be SMTP);
+ *           idle expiry and eviction pop from the tail;
+ *   tombs   what is left of a flow whose conversation ended (FIN both ways,
+ *           RST): only its endpoints and the time, 56 bytes.  The engine
+ *           and the reassembly state are freed at the close; the tombstone
+ *           stays for FLOW_CLOSED_LINGER_NS so late retransmissions and ACKs
+ *           find it and are dropped instead of starting a conversation
+ *           midstream, and a new SYN on the same ports replaces it with a
+ *           fresh flow.  Tombstones are made in time order, so they live in
+ *           one ring array (oldest first, no allocation per close) of at
+ *           most FLOW_TOMBSTONES_MAX, the oldest going first when it is full.
+ * So memory follows the flows alive at once, plus 56 bytes (and an index
+ * slot) per flow closed within the linger period.  The index every packet
+ * probes holds only live flows, so it stays small and in cache; the
+ * tombstones' is probed only for packets of no live flow.  The active list is a GQueue of GList links embedded in the flows, and a flow
+ * is moved to its head at most once per FLOW_TOUCH_NS of capture time, so
+ * most packets touch nothing but their own flow.  Expiry runs only once
+ * the capture clock passes the earliest time a list tail can be due
+ * (t->expire_at).
  *
  * A conversation (an engine and an id) starts with the first payload byte
  * of an SMTP flow, not with the SYN: a flood of SYNs makes table churn but
@@ -34,21 +45,6 @@
 #include "reasm.h"
 #include "smtp_limits.h"
 
-/* A flow moves to the head of the active list at most once per this much
- * capture time.  Relinking on every packet touches two neighbouring flows'
- * cache lines; with this, the list is least-recently-active first to within
- * a second, which is all idle expiry and eviction need. */
-#define FLOW_TOUCH_NS 1000000000LL
-
-/* A closed flow stays this long (capture time) to swallow late packets;
- * 60 s covers retransmission back-off well before TIME_WAIT would end. */
-#define FLOW_CLOSED_LINGER_NS (60LL * 1000000000LL)
-
-/* Payload bytes held per direction while the heuristic waits for both
- * sides' first bytes on a port not listed as SMTP.  A greeting longer than
- * this is unusual enough to be taken as not SMTP. */
-#define HEUR_HOLD_MAX 1024
-
 /* Bytes of each side the heuristic judges: "220 "/"220-" or EHLO/HELO. */
 #define HEUR_PREFIX 4
 
@@ -56,8 +52,29 @@ typedef enum flow_kind {
     FLOW_UNDECIDED,   /* port not listed: heuristic still looking */
     FLOW_SMTP,
     FLOW_NOT_SMTP,    /* ignored until it ends */
-    FLOW_CLOSED       /* ended; late packets dropped */
+    FLOW_CLOSED,      /* a tombstone: ended, late packets dropped */
+    FLOW_DEAD         /* a tombstone replaced by a new connection */
 } flow_kind;
+
+/* The part of an entry the table finds.  Live flows and tombstones both
+ * start with it, so a lookup tells them apart by `kind`. */
+typedef struct flow_hdr {
+    flow_key key;             /* first: the table points at it */
+    uint32_t hash;
+    uint8_t  kind;            /* flow_kind */
+} flow_hdr;
+
+/* What is left of a closed flow for FLOW_CLOSED_LINGER_NS. */
+typedef struct flow_tomb {
+    flow_hdr hd;              /* kind FLOW_CLOSED, or FLOW_DEAD */
+    int64_t  closed_ns;
+} flow_tomb;
+
+/* Tombstones oldest first: v[(first + i) % cap] for i < len. */
+typedef struct tomb_ring {
+    flow_tomb *v;
+    size_t     cap, first, len;
+} tomb_ring;
 
 typedef struct tcp_flow tcp_flow;
 
@@ -91,14 +108,12 @@ typedef struct heur_state {
 
 /* What every packet reads or writes comes first, next to the key. */
 struct tcp_flow {
-    flow_key     key;         /* first: the table points at it */
-    uint32_t     hash;
-    uint8_t      kind;        /* flow_kind */
+    flow_hdr     hd;          /* first: the table points at its key */
     bool         syn_seen;    /* SYN or SYN+ACK: the start was captured */
     bool         rst;
     int64_t      list_ns;     /* when it was last put at the head of its list */
     cap_pos      last;        /* latest packet of the flow */
-    GList        link;        /* in t->active or t->closed */
+    GList        link;        /* in t->active */
     tcp_tracker *t;
     int          server;      /* key index of the server side, -1 unknown */
     cap_pos      first;       /* first packet of the flow (or of its reuse) */
@@ -113,8 +128,12 @@ struct tcp_tracker {
     void        *user;
     tcp_tracker_options opts;
     uint8_t      port_map[65536 / 8];
-    flow_table   table;
-    GQueue       active, closed;
+    flow_table   table;       /* live flows */
+    flow_table   tomb_table;  /* tombstones, apart so that the live index
+                               * stays small enough to stay in cache */
+    GQueue       active;
+    tomb_ring    tombs;
+    int64_t      expire_at;   /* no list tail is due before this */
     uint64_t     next_id;
     tcp_tracker_stats stats;
 };
@@ -191,11 +210,11 @@ static void conv_start(tcp_flow *f)
     smtp_options o = t->opts.smtp;
 
     ci->id = ++t->next_id;
-    ci->family = f->key.family;
-    memcpy(ci->client, f->key.addr[c], sizeof ci->client);
-    memcpy(ci->server, f->key.addr[s], sizeof ci->server);
-    ci->client_port = f->key.port[c];
-    ci->server_port = f->key.port[s];
+    ci->family = f->hd.key.family;
+    memcpy(ci->client, f->hd.key.addr[c], sizeof ci->client);
+    memcpy(ci->server, f->hd.key.addr[s], sizeof ci->server);
+    ci->client_port = f->hd.key.port[c];
+    ci->server_port = f->hd.key.port[s];
     ci->first = f->first;
     ci->midstream = !f->syn_seen;
     ci->one_sided = !(f->side[0].data && f->side[1].data);
@@ -209,7 +228,7 @@ static void conv_start(tcp_flow *f)
  * receiver of the first payload. */
 static void guess_server(tcp_flow *f, unsigned sender, const uint8_t *data, size_t len)
 {
-    bool l0 = port_listed(f->t, f->key.port[0]), l1 = port_listed(f->t, f->key.port[1]);
+    bool l0 = port_listed(f->t, f->hd.key.port[0]), l1 = port_listed(f->t, f->hd.key.port[1]);
 
     if (l0 != l1)
         f->server = l0 ? 0 : 1;
@@ -276,7 +295,7 @@ static void heur_accept(tcp_flow *f)
     heur_state *h = f->heur;
     const uint8_t *p = h->bytes->data;
 
-    f->kind = FLOW_SMTP;
+    f->hd.kind = FLOW_SMTP;
     conv_start(f);
     for (guint i = 0; i < h->chunks->len; i++) {
         const heur_chunk *c = &g_array_index(h->chunks, heur_chunk, i);
@@ -295,7 +314,7 @@ static void heur_data(tcp_flow *f, unsigned idx, const uint8_t *data, size_t len
         h->chunks = g_array_new(FALSE, FALSE, sizeof(heur_chunk));
     }
     if (len > HEUR_HOLD_MAX - h->held[idx]) {
-        f->kind = FLOW_NOT_SMTP;    /* more than a greeting or a hello */
+        f->hd.kind = FLOW_NOT_SMTP;    /* more than a greeting or a hello */
         return;
     }
     for (size_t i = 0; h->held[idx] + i < HEUR_PREFIX && i < len; i++)
@@ -309,7 +328,7 @@ static void heur_data(tcp_flow *f, unsigned idx, const uint8_t *data, size_t len
     if (v > 0)
         heur_accept(f);
     else if (v < 0)
-        f->kind = FLOW_NOT_SMTP;
+        f->hd.kind = FLOW_NOT_SMTP;
 }
 
 /* ---- reassembly sink --------------------------------------------------- */
@@ -320,11 +339,11 @@ static void rs_data(void *user, const uint8_t *data, size_t len, cap_pos pos)
     tcp_flow *f = sd->flow;
     unsigned idx = side_index(sd);
 
-    if (f->kind == FLOW_UNDECIDED) {
+    if (f->hd.kind == FLOW_UNDECIDED) {
         heur_data(f, idx, data, len, pos);
         return;
     }
-    if (f->kind != FLOW_SMTP)
+    if (f->hd.kind != FLOW_SMTP)
         return;
     if (!f->eng) {
         if (f->server < 0)
@@ -339,11 +358,11 @@ static void rs_gap(void *user, uint64_t len, cap_pos pos)
     flow_side *sd = user;
     tcp_flow *f = sd->flow;
 
-    if (f->kind == FLOW_UNDECIDED) {
-        f->kind = FLOW_NOT_SMTP;    /* the bytes to judge are lost */
+    if (f->hd.kind == FLOW_UNDECIDED) {
+        f->hd.kind = FLOW_NOT_SMTP;    /* the bytes to judge are lost */
         return;
     }
-    if (f->kind != FLOW_SMTP)
+    if (f->hd.kind != FLOW_SMTP)
         return;
     if (!f->eng) {
         if (f->server < 0)
@@ -412,7 +431,7 @@ static void ack_note(flow_side *sd, uint32_t ack, cap_pos pos)
  * are the caller's business. */
 static void flow_reset(tcp_flow *f, flow_kind kind)
 {
-    f->kind = kind;
+    f->hd.kind = kind;
     f->server = -1;
     f->syn_seen = false;
     f->rst = false;
@@ -447,7 +466,7 @@ static smtp_end_reason close_reason(const tcp_flow *f, smtp_end_reason otherwise
  * let the engine finish.  The flow keeps its table entry. */
 static void flow_end(tcp_flow *f, smtp_end_reason reason, cap_pos pos)
 {
-    flow_kind was = f->kind;
+    flow_kind was = f->hd.kind;
     if (was == FLOW_SMTP || was == FLOW_UNDECIDED) {
         ack_apply(&f->side[0], pos);
         ack_apply(&f->side[1], pos);
@@ -455,31 +474,106 @@ static void flow_end(tcp_flow *f, smtp_end_reason reason, cap_pos pos)
         reasm_flush(&f->side[1].rs, pos);
     }
     /* never showed both an SMTP greeting and a hello */
-    if (was == FLOW_UNDECIDED && f->kind != FLOW_SMTP)
+    if (was == FLOW_UNDECIDED && f->hd.kind != FLOW_SMTP)
         f->t->stats.non_smtp++;
     if (f->eng)
         smtp_end(f->eng, reason, pos);
     flow_release(f);
-    f->kind = FLOW_CLOSED;
+    f->hd.kind = FLOW_CLOSED;
 }
 
-/* Close the connection and move the flow to the closed list. */
-static void flow_close(tcp_tracker *t, tcp_flow *f, smtp_end_reason reason, cap_pos pos)
+/* The capture clock need not look at the lists again before `due`. */
+static void expire_by(tcp_tracker *t, int64_t due)
 {
-    flow_end(f, reason, pos);
+    if (due < t->expire_at)
+        t->expire_at = due;
+}
+
+/* Take `f` out of the table and the active list and free it; it must
+ * already be ended. */
+static void flow_destroy(tcp_tracker *t, tcp_flow *f)
+{
     g_queue_unlink(&t->active, &f->link);
-    g_queue_push_head_link(&t->closed, &f->link);
-    f->list_ns = pos.ts_ns;
-}
-
-/* Take `f` out of the table and free it; it must already be ended. */
-static void flow_destroy(tcp_tracker *t, tcp_flow *f, GQueue *list)
-{
-    g_queue_unlink(list, &f->link);
-    flow_table_remove(&t->table, &f->key, f->hash);
+    flow_table_remove(&t->table, &f->hd.key, f->hd.hash);
     flow_release(f);
     g_free(f);
     t->stats.live--;
+}
+
+/* ---- tombstones -------------------------------------------------------- */
+
+static flow_tomb *tomb_oldest(const tcp_tracker *t)
+{
+    return t->tombs.len ? &t->tombs.v[t->tombs.first] : NULL;
+}
+
+/* Forget a tombstone before its time (a new connection on its ports); its
+ * ring entry stays until it is the oldest. */
+static void tomb_kill(tcp_tracker *t, flow_tomb *tb)
+{
+    flow_table_remove(&t->tomb_table, &tb->hd.key, tb->hd.hash);
+    tb->hd.kind = FLOW_DEAD;
+}
+
+static void tomb_pop(tcp_tracker *t)
+{
+    tomb_ring *r = &t->tombs;
+    flow_tomb *tb = &r->v[r->first];
+    if (tb->hd.kind == FLOW_CLOSED)
+        flow_table_remove(&t->tomb_table, &tb->hd.key, tb->hd.hash);
+    r->first = (r->first + 1) & (r->cap - 1);
+    r->len--;
+}
+
+/* Double the ring (its capacity stays a power of two); the index points
+ * into it, so it is rebuilt. */
+static void tomb_grow(tcp_tracker *t)
+{
+    tomb_ring *r = &t->tombs;
+    size_t cap = r->cap ? r->cap * 2 : 64;
+    flow_tomb *v = g_new(flow_tomb, cap);
+    flow_table_clear(&t->tomb_table);
+    for (size_t i = 0; i < r->len; i++) {
+        v[i] = r->v[(r->first + i) & (r->cap - 1)];
+        if (v[i].hd.kind == FLOW_CLOSED)
+            flow_table_insert(&t->tomb_table, &v[i].hd.key, v[i].hd.hash);
+    }
+    g_free(r->v);
+    r->v = v;
+    r->cap = cap;
+    r->first = 0;
+}
+
+static void tomb_add(tcp_tracker *t, const flow_hdr *hd, int64_t ts_ns)
+{
+    tomb_ring *r = &t->tombs;
+    G_STATIC_ASSERT((FLOW_TOMBSTONES_MAX & (FLOW_TOMBSTONES_MAX - 1)) == 0);
+    if (r->len >= FLOW_TOMBSTONES_MAX)
+        tomb_pop(t);
+    else if (r->len == r->cap)
+        tomb_grow(t);
+    flow_tomb *tb = &r->v[(r->first + r->len) & (r->cap - 1)];
+    r->len++;
+    tb->hd = *hd;
+    tb->hd.kind = FLOW_CLOSED;
+    tb->closed_ns = ts_ns;
+    flow_table_insert(&t->tomb_table, &tb->hd.key, tb->hd.hash);
+}
+
+static void tombs_free(tcp_tracker *t)
+{
+    flow_table_clear(&t->tomb_table);
+    g_free(t->tombs.v);
+    memset(&t->tombs, 0, sizeof t->tombs);
+}
+
+/* Close the connection and leave a tombstone in the flow's place. */
+static void flow_close(tcp_tracker *t, tcp_flow *f, smtp_end_reason reason, cap_pos pos)
+{
+    flow_end(f, reason, pos);
+    tomb_add(t, &f->hd, pos.ts_ns);
+    flow_destroy(t, f);
+    expire_by(t, pos.ts_ns + MIN(t->opts.idle_ns, FLOW_CLOSED_LINGER_NS));
 }
 
 static void expire(tcp_tracker *t, int64_t now_ns)
@@ -488,28 +582,43 @@ static void expire(tcp_tracker *t, int64_t now_ns)
     int64_t linger = MIN(idle, FLOW_CLOSED_LINGER_NS);
     GList *l;
 
-    while ((l = t->closed.tail) && now_ns - ((tcp_flow *)l->data)->list_ns > linger)
-        flow_destroy(t, l->data, &t->closed);
+    flow_tomb *tb;
+
+    while ((tb = tomb_oldest(t)) && now_ns - tb->closed_ns > linger)
+        tomb_pop(t);
     while ((l = t->active.tail) && now_ns - ((tcp_flow *)l->data)->last.ts_ns > idle) {
         tcp_flow *f = l->data;
         flow_end(f, close_reason(f, SMTP_END_IDLE), f->last);
         t->stats.idle_closed++;
-        flow_destroy(t, f, &t->active);
+        flow_destroy(t, f);
     }
+    t->expire_at = INT64_MAX;
+    if ((tb = tomb_oldest(t)))
+        expire_by(t, tb->closed_ns + linger);
+    if ((l = t->active.tail))
+        expire_by(t, ((tcp_flow *)l->data)->last.ts_ns + idle);
 }
 
-/* Make room for one more flow: a closed one goes first (nothing is lost),
- * else the least recently active conversation is cut off. */
+/* Make room for one more flow: the least recently active conversation is
+ * cut off. */
 static void evict_one(tcp_tracker *t)
 {
-    if (t->closed.tail) {
-        flow_destroy(t, t->closed.tail->data, &t->closed);
-        return;
-    }
     tcp_flow *f = t->active.tail->data;
     flow_end(f, SMTP_END_EVICTED, f->last);
     t->stats.evicted++;
-    flow_destroy(t, f, &t->active);
+    flow_destroy(t, f);
+}
+
+/* Put `f` at the head of the active list as of `now_ns`. */
+static void flow_touch(tcp_tracker *t, tcp_flow *f, int64_t now_ns)
+{
+    GList *tail = t->active.tail;
+    g_queue_unlink(&t->active, &f->link);
+    g_queue_push_head_link(&t->active, &f->link);
+    f->list_ns = now_ns;
+    /* a new tail may be due sooner than the one it replaces */
+    if (tail == &f->link)
+        expire_by(t, ((tcp_flow *)t->active.tail->data)->last.ts_ns + t->opts.idle_ns);
 }
 
 static tcp_flow *flow_new(tcp_tracker *t, const flow_key *k, uint32_t h, const tcp_segment *seg)
@@ -517,42 +626,35 @@ static tcp_flow *flow_new(tcp_tracker *t, const flow_key *k, uint32_t h, const t
     while (t->stats.live >= t->opts.max_live)
         evict_one(t);
     tcp_flow *f = g_new0(tcp_flow, 1);
-    f->key = *k;
-    f->hash = h;
+    f->hd.key = *k;
+    f->hd.hash = h;
     f->t = t;
     f->link.data = f;
     f->first = f->last = seg->pos;
     f->list_ns = seg->pos.ts_ns;
     flow_reset(f, port_listed(t, k->port[0]) || port_listed(t, k->port[1]) ? FLOW_SMTP
                                                                           : FLOW_UNDECIDED);
-    flow_table_insert(&t->table, &f->key, h);
+    flow_table_insert(&t->table, &f->hd.key, h);
     g_queue_push_head_link(&t->active, &f->link);
+    expire_by(t, seg->pos.ts_ns + t->opts.idle_ns);
     if (++t->stats.live > t->stats.peak_live)
         t->stats.peak_live = t->stats.live;
     return f;
 }
 
-/* A SYN without ACK on a flow that already exists: the same SYN again, or
- * the port pair reused by a new connection (the old one is over, whether
- * or not its close was captured).  Returns true if it starts anew. */
-static bool flow_reused(tcp_tracker *t, tcp_flow *f, unsigned from, const tcp_segment *seg)
+/* A SYN without ACK on a live flow: the same SYN again (nothing to do), or
+ * the port pair reused by a new connection, which starts afresh in `f`. */
+static void flow_reused(tcp_tracker *t, tcp_flow *f, unsigned from, const tcp_segment *seg)
 {
     const flow_side *me = &f->side[from];
-    if (f->kind != FLOW_CLOSED && me->syn && me->isn == seg->seq)
-        return false;
-    if (f->kind != FLOW_CLOSED) {
-        /* An unseen close: TCP only reuses a pair after the old connection
-         * ended, so it was torn down without us seeing how. */
-        flow_end(f, close_reason(f, SMTP_END_RST), seg->pos);
-    } else {
-        g_queue_unlink(&t->closed, &f->link);
-        g_queue_push_head_link(&t->active, &f->link);
-        f->list_ns = seg->pos.ts_ns;
-    }
-    flow_reset(f, port_listed(t, f->key.port[0]) || port_listed(t, f->key.port[1]) ? FLOW_SMTP
-                                                                                  : FLOW_UNDECIDED);
+    if (me->syn && me->isn == seg->seq)
+        return;
+    /* TCP only reuses a pair after the old connection ended, so it was torn
+     * down without us seeing how. */
+    flow_end(f, close_reason(f, SMTP_END_RST), seg->pos);
+    flow_reset(f, port_listed(t, f->hd.key.port[0]) || port_listed(t, f->hd.key.port[1])
+                      ? FLOW_SMTP : FLOW_UNDECIDED);
     f->first = seg->pos;
-    return true;
 }
 
 /* Everything a segment does to a live flow (SMTP or undecided). */
@@ -575,8 +677,8 @@ static void flow_segment(tcp_tracker *t, tcp_flow *f, unsigned from, const tcp_s
             f->server = (fl & TCPF_ACK) ? (int)from : (int)(1 - from);
             /* Only the server's port makes a flow SMTP: a client that
              * happens to use port 587 as its source port is not. */
-            if (f->kind == FLOW_SMTP && !port_listed(t, f->key.port[f->server]))
-                f->kind = t->opts.heuristic ? FLOW_UNDECIDED : FLOW_NOT_SMTP;
+            if (f->hd.kind == FLOW_SMTP && !port_listed(t, f->hd.key.port[f->server]))
+                f->hd.kind = t->opts.heuristic ? FLOW_UNDECIDED : FLOW_NOT_SMTP;
         }
         me->syn = true;
         me->isn = seq;
@@ -602,7 +704,7 @@ static void flow_segment(tcp_tracker *t, tcp_flow *f, unsigned from, const tcp_s
             me->fin = true;
         reasm_segment(&me->rs, seq, seg->payload, seg->len, (fl & TCPF_FIN) != 0, seg->pos);
     }
-    if (f->kind == FLOW_NOT_SMTP) {
+    if (f->hd.kind == FLOW_NOT_SMTP) {
         /* decided inside a reassembly callback, where freeing was unsafe */
         t->stats.non_smtp++;
         flow_release(f);
@@ -636,8 +738,9 @@ tcp_tracker *tcp_tracker_new(const tcp_tracker_options *opts, const tcp_tracker_
     t->sink = *sink;
     t->user = user;
     flow_table_init(&t->table);
+    flow_table_init(&t->tomb_table);
     g_queue_init(&t->active);
-    g_queue_init(&t->closed);
+    t->expire_at = INT64_MAX;
     return t;
 }
 
@@ -647,7 +750,7 @@ void tcp_tracker_segment(tcp_tracker *t, const tcp_segment *seg)
 
     t->stats.segments++;
     t->stats.tcp_bytes += seg->len;
-    if (t->active.tail || t->closed.tail)
+    if (seg->pos.ts_ns > t->expire_at)
         expire(t, seg->pos.ts_ns);
     /* The common case in a mixed capture: not an SMTP port and no
      * heuristic, so no table lookup at all. */
@@ -656,11 +759,21 @@ void tcp_tracker_segment(tcp_tracker *t, const tcp_segment *seg)
 
     unsigned from = flow_key_make(&k, seg->family, seg->src, seg->sport, seg->dst, seg->dport);
     uint32_t h = flow_key_hash(&k);
-    flow_key *fk = flow_table_find(&t->table, &k, h);
-    tcp_flow *f = (tcp_flow *)fk;   /* the key is the flow's first member */
+    /* The key is the first member of the header, which is the first
+     * member of flows and tombstones alike. */
+    flow_hdr *hd = (flow_hdr *)flow_table_find(&t->table, &k, h);
+    if (!hd && t->tomb_table.count)
+        hd = (flow_hdr *)flow_table_find(&t->tomb_table, &k, h);
     bool syn_only = (seg->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+    tcp_flow *f = NULL;
 
-    if (!f) {
+    if (hd && hd->kind == FLOW_CLOSED) {
+        if (!syn_only)
+            return;     /* late retransmission or ACK */
+        /* the port pair reused by a new connection */
+        tomb_kill(t, (flow_tomb *)hd);
+        f = flow_new(t, &k, h, seg);
+    } else if (!hd) {
         /* Only a SYN or payload starts a flow: a stray ACK or RST of a
          * connection we never saw carries nothing to analyse. */
         if (!(seg->flags & TCPF_SYN) && seg->len == 0)
@@ -668,18 +781,15 @@ void tcp_tracker_segment(tcp_tracker *t, const tcp_segment *seg)
         if (seg->flags & TCPF_RST)
             return;
         f = flow_new(t, &k, h, seg);
-    } else if (syn_only && flow_reused(t, f, from, seg)) {
-        /* a new connection on the same ports; handled below as live */
-    } else if (f->kind == FLOW_CLOSED) {
-        return;     /* late retransmission or ACK */
+    } else {
+        f = (tcp_flow *)hd;
+        if (syn_only)
+            flow_reused(t, f, from, seg);
     }
-    if (seg->pos.ts_ns - f->list_ns > FLOW_TOUCH_NS) {
-        g_queue_unlink(&t->active, &f->link);
-        g_queue_push_head_link(&t->active, &f->link);
-        f->list_ns = seg->pos.ts_ns;
-    }
+    if (seg->pos.ts_ns - f->list_ns > FLOW_TOUCH_NS)
+        flow_touch(t, f, seg->pos.ts_ns);
     f->last = seg->pos;
-    if (f->kind == FLOW_NOT_SMTP) {
+    if (f->hd.kind == FLOW_NOT_SMTP) {
         if (seg->flags & TCPF_RST || ((seg->flags & TCPF_FIN) && f->side[1 - from].fin))
             flow_close(t, f, SMTP_END_FIN, seg->pos);
         else if (seg->flags & TCPF_FIN)
@@ -710,11 +820,11 @@ void tcp_tracker_finish(tcp_tracker *t, cap_pos pos)
     for (guint i = 0; i < live->len; i++) {
         tcp_flow *f = live->pdata[i];
         flow_end(f, close_reason(f, SMTP_END_EOF), pos);
-        flow_destroy(t, f, &t->active);
+        flow_destroy(t, f);
     }
     g_ptr_array_free(live, TRUE);
-    while (t->closed.tail)
-        flow_destroy(t, t->closed.tail->data, &t->closed);
+    tombs_free(t);
+    t->expire_at = INT64_MAX;
 }
 
 const tcp_tracker_stats *tcp_tracker_get_stats(const tcp_tracker *t)
@@ -727,9 +837,8 @@ void tcp_tracker_free(tcp_tracker *t)
     if (!t)
         return;
     while (t->active.tail)
-        flow_destroy(t, t->active.tail->data, &t->active);
-    while (t->closed.tail)
-        flow_destroy(t, t->closed.tail->data, &t->closed);
+        flow_destroy(t, t->active.tail->data);
+    tombs_free(t);
     flow_table_clear(&t->table);
     g_free(t);
 }

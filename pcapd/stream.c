@@ -7,11 +7,18 @@
  * ftell() then asks the cookie and subtracts what stdio still buffers.
  * After pcap_next_ex() returns a record, that is the offset of the next
  * one, for files, pipes and inflated gzip streams alike.
+ *
+ * Measured on a 1 GB capture (bench/), this cookie stream is no slower
+ * than a plain FILE with the same buffer, nor than a cookie copying from an
+ * mmap of the file: libpcap's two fread() calls per record cost the same
+ * either way.  What does cost is stdio's lock, taken twice per record, so
+ * the stream is unlocked: only the thread that opened it ever reads it.
  */
 #include "stream.h"
 
 #include <errno.h>
 #include <glib.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -97,6 +104,7 @@ FILE *pcapd_stream_open(int fd, bool gzip, pcapd_stream **out)
         return NULL;
     }
     setvbuf(fp, NULL, _IOFBF, STREAM_BUF);
+    __fsetlocking(fp, FSETLOCKING_BYCALLER);
     s->fp = fp;
     *out = s;
     return fp;
