@@ -34,8 +34,44 @@ static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0;
 static inline bool seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
 static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
 
+/* Keep the last REASM_RECENT_BYTES delivered bytes, ending at next_seq. */
+static void remember(reasm_stream *s, const uint8_t *data, size_t len)
+{
+    const uint32_t cap = REASM_RECENT_BYTES;
+    if (!s->recent)
+        s->recent = g_malloc(cap);
+    if (len >= cap) {
+        memcpy(s->recent, data + len - cap, cap);
+        s->recent_len = cap;
+        return;
+    }
+    uint32_t keep = s->recent_len + (uint32_t)len > cap ? cap - (uint32_t)len : s->recent_len;
+    memmove(s->recent, s->recent + s->recent_len - keep, keep);
+    memcpy(s->recent + keep, data, len);
+    s->recent_len = keep + (uint32_t)len;
+}
+
+/* Whether [seq, seq+n), which starts before next_seq, gives other bytes
+ * than those remembered for the same sequence numbers. */
+static bool differs_from_recent(const reasm_stream *s, uint32_t seq, const uint8_t *data, uint32_t n)
+{
+    uint32_t from = s->next_seq - s->recent_len;
+    if (seq_lt(seq, from)) {
+        uint32_t skip = from - seq;
+        if (skip >= n)
+            return false;
+        data += skip;
+        n -= skip;
+        seq = from;
+    }
+    uint32_t avail = s->next_seq - seq;
+    uint32_t cmp = n < avail ? n : avail;
+    return memcmp(s->recent + (seq - from), data, cmp) != 0;
+}
+
 static void deliver(reasm_stream *s, const uint8_t *data, size_t len, cap_pos pos)
 {
+    remember(s, data, len);
     s->next_seq += (uint32_t)len;
     s->delivered += len;
     s->sink->on_data(s->user, data, len, pos);
@@ -46,6 +82,7 @@ static void report_gap(reasm_stream *s, uint32_t len, cap_pos pos)
     if (len == 0)
         return;
     s->next_seq += len;
+    s->recent_len = 0; /* the remembered bytes no longer end at next_seq */
     s->gaps++;
     s->gap_bytes += len;
     s->sink->on_gap(s->user, len, pos);
@@ -266,9 +303,15 @@ void reasm_segment(reasm_stream *s, uint32_t seq, const uint8_t *data, size_t le
         n = s->fin_seq - seq;
         end = s->fin_seq;
     }
+    bool keepalive = n == 1 && seq == s->next_seq - 1;
+    if (seq_lt(seq, s->next_seq) && !keepalive && s->recent_len &&
+        differs_from_recent(s, seq, data, n)) {
+        s->conflicts++;
+        s->sink->on_conflict(s->user, pos);
+    }
     if (seq_le(end, s->next_seq)) {
         /* keep-alive: one garbage byte just below the window, not a resend */
-        if (!(n == 1 && seq == s->next_seq - 1))
+        if (!keepalive)
             s->retransmitted++;
         goto out;
     }
@@ -347,4 +390,7 @@ void reasm_free(reasm_stream *s)
         seg_unlink_head(s);
         g_free(h);
     }
+    g_free(s->recent);
+    s->recent = NULL;
+    s->recent_len = 0;
 }

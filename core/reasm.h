@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "pos.h"
+#include "smtp_limits.h"
 
 typedef struct reasm_sink {
     /* In-order bytes; `pos` is the segment that carried them. */
@@ -46,6 +47,10 @@ typedef struct reasm_stream {
     reasm_seg *held;         /* out-of-order segments, sorted by sequence */
     uint32_t  n_held;
     uint64_t  held_bytes;
+    /* The last bytes delivered (allocated at the first delivery): a
+     * retransmission that carries other bytes over them is a conflict. */
+    uint8_t  *recent;        /* REASM_RECENT_BYTES, the last ending at next_seq */
+    uint32_t  recent_len;
     /* Counters for statistics and tests. */
     uint64_t  delivered, retransmitted, out_of_order, gaps, gap_bytes, conflicts;
 } reasm_stream;
@@ -70,7 +75,8 @@ void reasm_ack(reasm_stream *s, uint32_t ack, cap_pos pos);
  * reporting each remaining hole as a gap.  Frees held data. */
 void reasm_flush(reasm_stream *s, cap_pos pos);
 
-/* Free held data without delivering it.  `s` may be reused after reasm_init. */
+/* Free held data and the remembered bytes without delivering anything.  `s`
+ * may be reused after reasm_init. */
 void reasm_free(reasm_stream *s);
 
 #endif

@@ -41,6 +41,12 @@
 /* Per-direction out-of-order bytes the reassembler holds before it gives up
  * waiting for a hole to fill and reports a gap instead. */
 #define REASM_MAX_BUFFERED     (256 * 1024)
+/* Delivered bytes remembered per direction so that a retransmission of
+ * them carrying other bytes is reported as a conflict (bytes still held out
+ * of order are always compared).  A few command or reply lines' worth:
+ * retransmissions come within a round trip, and what matters for SMTP is a
+ * command or reply that two copies give differently. */
+#define REASM_RECENT_BYTES     256
 /* Out-of-order segments held per direction (guards against floods of tiny
  * segments that would cost more in bookkeeping than in bytes). */
 #define REASM_MAX_SEGMENTS     512
