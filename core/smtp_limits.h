@@ -9,6 +9,8 @@
 #ifndef SMTPSCOPE_SMTP_LIMITS_H
 #define SMTPSCOPE_SMTP_LIMITS_H
 
+#include <stdint.h>
+
 /* RFC 5321 4.5.3.1: command lines 512 octets, text lines 1000.  Lines longer
  * than these are flagged; lines are only *buffered* up to SMTP_MAX_LINE_BUF,
  * the rest of an over-long line is counted and dropped. */
@@ -60,6 +62,10 @@
 /* Conversations alive at once in a flow table; the oldest idle one is
  * evicted first when full. */
 #define FLOW_MAX_LIVE_DEFAULT  65536
+/* Capture times are clamped into [0, CAP_TS_MAX_NS] (the year 2116) by the
+ * tracker, so that a time plus a timeout, or two times subtracted, cannot
+ * overflow whatever a damaged or hostile file claims. */
+#define CAP_TS_MAX_NS          (INT64_MAX / 2)
 /* A conversation with no packet for this long (capture time) is closed. */
 #define FLOW_IDLE_TIMEOUT_NS   (300LL * 1000000000LL)
 

@@ -735,6 +735,8 @@ tcp_tracker *tcp_tracker_new(const tcp_tracker_options *opts, const tcp_tracker_
         t->opts.max_live = FLOW_MAX_LIVE_DEFAULT;
     if (t->opts.idle_ns <= 0)
         t->opts.idle_ns = FLOW_IDLE_TIMEOUT_NS;
+    if (t->opts.idle_ns > CAP_TS_MAX_NS / 2)
+        t->opts.idle_ns = CAP_TS_MAX_NS / 2;
     t->sink = *sink;
     t->user = user;
     flow_table_init(&t->table);
@@ -744,7 +746,28 @@ tcp_tracker *tcp_tracker_new(const tcp_tracker_options *opts, const tcp_tracker_
     return t;
 }
 
+/* Capture clocks can say anything (the pcap format allows any 64-bit time).
+ * Times are kept in [0, CAP_TS_MAX_NS], where adding the idle timeout or
+ * subtracting two times cannot overflow. */
+static int64_t clamp_ts(int64_t ts)
+{
+    return ts < 0 ? 0 : ts > CAP_TS_MAX_NS ? CAP_TS_MAX_NS : ts;
+}
+
+static void segment_in(tcp_tracker *t, const tcp_segment *seg);
+
 void tcp_tracker_segment(tcp_tracker *t, const tcp_segment *seg)
+{
+    if (seg->pos.ts_ns != clamp_ts(seg->pos.ts_ns)) {
+        tcp_segment s = *seg;
+        s.pos.ts_ns = clamp_ts(s.pos.ts_ns);
+        segment_in(t, &s);
+        return;
+    }
+    segment_in(t, seg);
+}
+
+static void segment_in(tcp_tracker *t, const tcp_segment *seg)
 {
     flow_key k;
 
@@ -801,7 +824,7 @@ void tcp_tracker_segment(tcp_tracker *t, const tcp_segment *seg)
 
 void tcp_tracker_expire(tcp_tracker *t, int64_t now_ns)
 {
-    expire(t, now_ns);
+    expire(t, clamp_ts(now_ns));
 }
 
 static gint by_id(gconstpointer a, gconstpointer b)
@@ -812,6 +835,7 @@ static gint by_id(gconstpointer a, gconstpointer b)
 
 void tcp_tracker_finish(tcp_tracker *t, cap_pos pos)
 {
+    pos.ts_ns = clamp_ts(pos.ts_ns);
     /* End conversations in the order they started, so reports are stable. */
     GPtrArray *live = g_ptr_array_new();
     for (GList *l = t->active.head; l; l = l->next)
