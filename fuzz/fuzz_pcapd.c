@@ -14,6 +14,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -23,13 +24,20 @@
 
 static char *capture_path;
 
-/* Once per process: a scratch file, and stdout to /dev/null. */
+static void remove_scratch(void)
+{
+    unlink(capture_path);
+}
+
+/* Once per process: a scratch file (removed at exit), and stdout to
+ * /dev/null. */
 static void setup(void)
 {
     GError *err = NULL;
     int fd = g_file_open_tmp("fuzz_pcapd-XXXXXX.pcap", &capture_path, &err);
     FUZZ_CHECK(fd >= 0, "cannot make a temporary file: %s", err ? err->message : "?");
     close(fd);
+    atexit(remove_scratch);
     FUZZ_CHECK(freopen("/dev/null", "w", stdout) != NULL, "cannot send stdout to /dev/null");
 }
 
