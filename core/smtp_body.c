@@ -2,9 +2,10 @@
  * dot-stuffing and the SMTP-smuggling patterns, BDAT chunk counting, and
  * the header scan for Subject and Message-ID.
  *
- * The DATA scan jumps from line end to line end with memchr and keeps only
- * a mark (smtp_mark) across calls: at most the ".\r" of a possible final
- * line is held back.  The body is never buffered.
+ * The DATA scan looks only at CRs, LFs and the first octet of each line
+ * (mid_scan), skipping 64-octet blocks of plain CRLF lines whole where SSE2
+ * exists, and keeps only a mark (smtp_mark) across calls: at most the ".\r"
+ * of a possible final line is held back.  The body is never buffered.
  *
  * End of data is CRLF "." CRLF and nothing else.  Receivers disagree about
  * bare LF or bare CR around the dot (LF.LF, CRLF.LF, LF.CRLF, CR.CR, ...):
@@ -14,6 +15,9 @@
  * as smtp_smuggling where a lenient receiver would have ended the message.
  */
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "smtp_internal.h"
 
@@ -314,6 +318,141 @@ static void line_end(smtp_engine *e, bool crlf, cap_pos pos)
     b->line_len = 0;
 }
 
+/* The first CR or LF in [p, end), or end.  Most of a text line holds
+ * neither, so it is skipped 16 octets at a time where SSE2 exists (every
+ * x86-64), else 8 at a time in a word; the last few octets one by one. */
+static const uint8_t *find_cr_lf(const uint8_t *p, const uint8_t *end)
+{
+#ifdef __SSE2__
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+    for (; end - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+        if (m)
+            return p + __builtin_ctz(m);
+    }
+#else
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    for (; end - p >= 8; p += 8) {
+        uint64_t w, cr, lf;
+        memcpy(&w, p, sizeof w);
+        cr = w ^ (ones * '\r');
+        lf = w ^ (ones * '\n');
+        /* Set in every octet equal to CR or LF (and maybe in one after it):
+         * the word is then searched below. */
+        if ((((cr - ones) & ~cr) | ((lf - ones) & ~lf)) & highs)
+            break;
+    }
+#endif
+    while (p < end && *p != '\r' && *p != '\n')
+        p++;
+    return p;
+}
+
+#ifdef __SSE2__
+/* Skip one 64-octet block at q if it is nothing but plain lines: every CR
+ * followed by LF, every LF after a CR (or bare LFs already reported), no
+ * line starting with '.', no line that could be too long, and no CR or LF
+ * as its last octet (so nothing waits on the next block).  [*pp, q) is the
+ * current line's part not yet counted.  Returns false, moving nothing, if
+ * the block needs the line by line scan. */
+static bool skip_plain_block(smtp_body *b, const uint8_t **pp, const uint8_t **qp,
+                             uint64_t *add)
+{
+    const __m128i vcr = _mm_set1_epi8('\r'), vlf = _mm_set1_epi8('\n'), vdot = _mm_set1_epi8('.');
+    const uint8_t *p = *pp, *q = *qp;
+    uint64_t cr = 0, lf = 0, dot = 0;
+    for (int i = 0; i < 4; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * i));
+        cr |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr)) << (16 * i);
+        lf |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vlf)) << (16 * i);
+        dot |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vdot)) << (16 * i);
+    }
+    uint64_t bare_lf = lf & ~(cr << 1);
+    if ((cr & ~(lf >> 1)) || (dot & (lf << 1)) || (lf >> 63) || (bare_lf && !b->bare_lf_seen))
+        return false;
+    if (!lf) {
+        *qp = q + 64;
+        return true;
+    }
+    /* Lines inside the block are short; the first one may not be (+2: as
+     * if its LF were bare). */
+    uint64_t first = (uint64_t)__builtin_ctzll(lf);
+    if (!b->long_seen && b->line_len + (uint64_t)(q - p) + first + 2 > SMTP_TEXT_LINE_MAX)
+        return false;
+    unsigned last = 63u - (unsigned)__builtin_clzll(lf);
+    *add += (uint64_t)(q + last + 1 - p);
+    if (bare_lf) /* rare: spares a library call where the CPU has no popcnt */
+        *add += (uint64_t)__builtin_popcountll(bare_lf);
+    b->line_len = 0;
+    b->bol_crlf = !((bare_lf >> last) & 1);
+    *pp = q + last + 1;
+    *qp = q + 64;
+    return true;
+}
+#endif
+
+/* Inside a line: one pass over whole lines, looking only at CRs, LFs and
+ * the first byte of each line.  Stops at the end of the buffer or before a
+ * line starting with '.' (left at MK_BOL for data_scan). */
+static const uint8_t *mid_scan(smtp_engine *e, const uint8_t *p, const uint8_t *end,
+                               cap_pos pos, uint64_t *add)
+{
+    smtp_body *b = &e->body;
+    const uint8_t *q = p; /* [p, q): bytes of this line already looked at */
+#ifdef __SSE2__
+    const uint8_t *retry = p; /* no block skipping before this: one failed */
+#endif
+    for (;;) {
+#ifdef __SSE2__
+        if (q >= retry && end - q >= 64) {
+            if (skip_plain_block(b, &p, &q, add))
+                continue;
+            retry = q + 64;
+        }
+#endif
+        q = find_cr_lf(q, end);
+        if (q == end)
+            break;
+        const uint8_t *lf = q;
+        if (*q == '\r') {
+            if (q + 1 == end)
+                break;
+            if (q[1] != '\n') {
+                body_bare_cr(e, pos);
+                if (q[1] == '.') {
+                    if (q + 2 == end)
+                        break;
+                    if (q[2] == '\r')
+                        smuggling(e, pos, "CR.CR", false);
+                    else if (q[2] == '\n')
+                        smuggling(e, pos, "CR.LF", false);
+                }
+                q++;
+                continue;
+            }
+            lf = q + 1;
+        }
+        bool crlf = lf != q;
+        b->line_len += (uint64_t)(lf - p);
+        *add += (uint64_t)(lf - p) + (crlf ? 1 : 2);
+        line_end(e, crlf, pos);
+        p = q = lf + 1;
+        if (p == end || *p == '.')
+            return p;
+        b->mark = MK_MID;
+    }
+    /* The line goes on in the next buffer; hold a CR or "\r." at its end. */
+    b->line_len += (uint64_t)(end - p);
+    *add += (uint64_t)(end - p);
+    if (end[-1] == '\r')
+        b->mark = MK_CR;
+    else if (end - p >= 2 && end[-1] == '.' && end[-2] == '\r')
+        b->mark = MK_CR_DOT;
+    return end;
+}
+
 /* Size counts the message as a strict receiver stores it: stuffing dots
  * removed, every line end as CRLF (a bare LF counts 2), final line excluded. */
 static size_t data_scan(smtp_engine *e, const uint8_t *buf, size_t n, cap_pos pos)
@@ -381,34 +520,9 @@ static size_t data_scan(smtp_engine *e, const uint8_t *buf, size_t n, cap_pos po
             b->mark = MK_MID;
             continue;
         case MK_MID:
-        default: {
-            const uint8_t *lf = memchr(p, '\n', (size_t)(end - p));
-            const uint8_t *seg = lf ? lf : end;
-            const uint8_t *cr = memchr(p, '\r', (size_t)(seg - p));
-            while (cr && cr + 1 < seg) {
-                body_bare_cr(e, pos);
-                if (cr[1] == '.' && cr + 2 < seg && cr[2] == '\r')
-                    smuggling(e, pos, "CR.CR", false);
-                else if (cr[1] == '.' && cr + 2 == seg && lf)
-                    smuggling(e, pos, "CR.LF", false);
-                cr = memchr(cr + 1, '\r', (size_t)(seg - cr - 1));
-            }
-            add += (uint64_t)(seg - p);
-            b->line_len += (uint64_t)(seg - p);
-            if (!lf) {
-                if (seg[-1] == '\r')
-                    b->mark = MK_CR;
-                else if (seg - p >= 2 && seg[-1] == '.' && seg[-2] == '\r')
-                    b->mark = MK_CR_DOT;
-                p = end;
-                break;
-            }
-            bool crlf = lf > p && lf[-1] == '\r';
-            add += crlf ? 1 : 2;
-            p = lf + 1;
-            line_end(e, crlf, pos);
+        default:
+            p = mid_scan(e, p, end, pos, &add);
             break;
-        }
         }
     }
     /* A held ".\r" is never in [span, p): span moved past it. */
