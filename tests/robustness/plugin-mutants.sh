@@ -15,7 +15,15 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 plugins=$1; work=$2; shift 2
 command -v tshark >/dev/null || { echo "plugin-mutants: no tshark"; exit 77; }
-rm -rf "$work"; mkdir -p "$work/in" "$work/mut" "$work/home" "$work/extcap"
+rm -rf "$work"; mkdir -p "$work"
+# The unprivileged user must reach everything tshark reads, and a build
+# tree may sit under a private directory (/root): work in a scratch
+# directory of our own, with a copy of the plugin.
+scratch=$(mktemp -d); trap 'rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/in" "$scratch/mut" "$scratch/home" "$scratch/extcap" "$scratch/plugins"
+cp -R "$plugins"/. "$scratch/plugins/"
+plugins=$scratch/plugins
+work=$scratch
 for arg in "$@"; do
     [ -e "$arg" ] || continue
     find "$arg" -type f \( -name '*.pcap' -o -name '*.pcapng' \) | sort | while read -r f; do
