@@ -484,10 +484,11 @@ concurrent_swaks() {
 
 # --- scenarios ---------------------------------------------------------------
 
-postfix_scenarios() {
-    local p=postfix
+# Scenarios Postfix and Exim share: $1 is the file prefix, $2 the port on
+# which the server pauses before its greeting (for the early talker).
+mta_scenarios() {
+    local p=$1 early_port=$2
     capture $p-ehlo-delivery "$SMTP25" swaks_to --to alice@example.org
-    capture $p-helo-only "$SMTP25" swaks_to --to alice@example.org --protocol SMTP
     capture $p-rcpt-rejected-deferred "$SMTP25" swaks_to \
         --to alice@example.org,nosuchuser@example.org,busy@example.org,greylist@example.org,bob@example.org
     capture $p-pipelining "$SMTP25" swaks_to --pipeline \
@@ -504,46 +505,29 @@ postfix_scenarios() {
     capture $p-vrfy-expn-help "$SMTP25" raw vrfy-expn-help
     capture $p-size-declared-552 "$SMTP25" smtplib_too_big 127.0.0.1 25
     capture $p-too-large-data-552 "$SMTP25" raw too-large-data
-    capture $p-early-talker "tcp port 587" raw --port 587 early-talker
-    capture $p-early-talker-rejected "tcp port 2525" raw --port 2525 early-talker
+    capture $p-early-talker "tcp port $early_port" raw --port "$early_port" early-talker
     capture $p-commands-after-quit "$SMTP25" raw after-quit
     capture $p-bdat "$SMTP25" raw bdat
     capture $p-dot-stuffing "$SMTP25" smtplib_dots 127.0.0.1 25
     capture $p-cut-mid-data "$SMTP25" raw cut-mid-data
+    capture $p-ipv6 "$SMTP25" swaks_to --server ::1 --to alice@example.org
+}
+
+postfix_scenarios() {
+    local p=postfix
+    mta_scenarios $p 587
+    capture $p-helo-only "$SMTP25" swaks_to --to alice@example.org --protocol SMTP
+    capture $p-early-talker-rejected "tcp port 2525" raw --port 2525 early-talker
     capture $p-421-too-many-errors "$SMTP25" raw too-many-errors
     capture $p-helo-pipelined "$SMTP25" raw helo-pipelined
     capture $p-concurrent "$SMTP25" concurrent_swaks
-    capture $p-ipv6 "$SMTP25" swaks_to --server ::1 --to alice@example.org
     capture $p-port-10025 "tcp port 10025" swaks_to --server 127.0.0.1:10025 --to alice@example.org
     capture demo-rejected-and-out-of-sequence "$SMTP25" raw demo
 }
 
 exim_scenarios() {
-    local p=exim
-    capture $p-ehlo-delivery "$SMTP25" swaks_to --to alice@example.org
-    capture $p-rcpt-rejected-deferred "$SMTP25" swaks_to \
-        --to alice@example.org,nosuchuser@example.org,busy@example.org,greylist@example.org,bob@example.org
-    capture $p-pipelining "$SMTP25" swaks_to --pipeline \
-        --to alice@example.org,nosuchuser@example.org,bob@example.org
-    capture $p-starttls "$SMTP25" swaks_to --tls --to alice@example.org
-    capture $p-starttls-injection "$SMTP25" raw starttls-injection
-    capture $p-smtp-smuggling "$SMTP25" raw smuggling
-    capture $p-auth-plain "$SMTP25" msmtp_auth_plain 127.0.0.1 25
-    capture $p-auth-login "$SMTP25" swaks_to --auth LOGIN \
-        --auth-user alice@example.org --auth-password secret --to bob@example.org
-    capture $p-auth-failed "$SMTP25" smtplib_bad_auth 127.0.0.1 25
-    capture $p-out-of-sequence "$SMTP25" raw out-of-sequence
-    capture $p-bad-commands "$SMTP25" raw bad-commands
-    capture $p-vrfy-expn-help "$SMTP25" raw vrfy-expn-help
-    capture $p-size-declared-552 "$SMTP25" smtplib_too_big 127.0.0.1 25
-    capture $p-too-large-data-552 "$SMTP25" raw too-large-data
-    capture $p-early-talker "tcp port 2525" raw --port 2525 early-talker
-    capture $p-commands-after-quit "$SMTP25" raw after-quit
-    capture $p-bdat "$SMTP25" raw bdat
-    capture $p-dot-stuffing "$SMTP25" smtplib_dots 127.0.0.1 25
-    capture $p-cut-mid-data "$SMTP25" raw cut-mid-data
-    capture $p-too-many-errors "$SMTP25" raw too-many-errors
-    capture $p-ipv6 "$SMTP25" swaks_to --server ::1 --to alice@example.org
+    mta_scenarios exim 2525
+    capture exim-too-many-errors "$SMTP25" raw too-many-errors
 }
 
 opensmtpd_scenarios() {
