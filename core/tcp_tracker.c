@@ -221,6 +221,8 @@ static void conv_start(tcp_flow *f)
     o.midstream = ci->midstream;
     f->eng = smtp_engine_new(&sink, f, &o);
     t->stats.conversations++;
+    if (t->sink.on_start)
+        t->sink.on_start(t->user, ci);
 }
 
 /* The server of a listed-port flow whose handshake was not seen: the side
@@ -576,6 +578,12 @@ static void flow_close(tcp_tracker *t, tcp_flow *f, smtp_end_reason reason, cap_
     expire_by(t, pos.ts_ns + MIN(t->opts.idle_ns, FLOW_CLOSED_LINGER_NS));
 }
 
+static gint by_id(gconstpointer a, gconstpointer b)
+{
+    const tcp_flow *fa = *(tcp_flow *const *)a, *fb = *(tcp_flow *const *)b;
+    return fa->info.id < fb->info.id ? -1 : fa->info.id > fb->info.id;
+}
+
 static void expire(tcp_tracker *t, int64_t now_ns)
 {
     int64_t idle = t->opts.idle_ns;
@@ -586,11 +594,23 @@ static void expire(tcp_tracker *t, int64_t now_ns)
 
     while ((tb = tomb_oldest(t)) && now_ns - tb->closed_ns > linger)
         tomb_pop(t);
-    while ((l = t->active.tail) && now_ns - ((tcp_flow *)l->data)->last.ts_ns > idle) {
-        tcp_flow *f = l->data;
-        flow_end(f, close_reason(f, SMTP_END_IDLE), f->last);
-        t->stats.idle_closed++;
-        flow_destroy(t, f);
+    GPtrArray *due = NULL;
+    for (l = t->active.tail; l && now_ns - ((tcp_flow *)l->data)->last.ts_ns > idle; l = l->prev) {
+        if (!due)
+            due = g_ptr_array_new();
+        g_ptr_array_add(due, l->data);
+    }
+    if (due) {
+        /* In id order, as at the end of a capture: then the order does not
+         * depend on which other flows share the tracker (pcapd -j). */
+        g_ptr_array_sort(due, by_id);
+        for (guint i = 0; i < due->len; i++) {
+            tcp_flow *f = due->pdata[i];
+            flow_end(f, close_reason(f, SMTP_END_IDLE), f->last);
+            t->stats.idle_closed++;
+            flow_destroy(t, f);
+        }
+        g_ptr_array_free(due, TRUE);
     }
     t->expire_at = INT64_MAX;
     if ((tb = tomb_oldest(t)))
@@ -827,10 +847,11 @@ void tcp_tracker_expire(tcp_tracker *t, int64_t now_ns)
     expire(t, clamp_ts(now_ns));
 }
 
-static gint by_id(gconstpointer a, gconstpointer b)
+void tcp_tracker_tick(tcp_tracker *t, int64_t now_ns)
 {
-    const tcp_flow *fa = *(tcp_flow *const *)a, *fb = *(tcp_flow *const *)b;
-    return fa->info.id < fb->info.id ? -1 : fa->info.id > fb->info.id;
+    now_ns = clamp_ts(now_ns);
+    if (now_ns > t->expire_at)
+        expire(t, now_ns);
 }
 
 void tcp_tracker_finish(tcp_tracker *t, cap_pos pos)
@@ -854,6 +875,13 @@ void tcp_tracker_finish(tcp_tracker *t, cap_pos pos)
 const tcp_tracker_stats *tcp_tracker_get_stats(const tcp_tracker *t)
 {
     return &t->stats;
+}
+
+uint32_t tcp_segment_flow_hash(const tcp_segment *seg)
+{
+    flow_key k;
+    flow_key_make(&k, seg->family, seg->src, seg->sport, seg->dst, seg->dport);
+    return flow_key_hash(&k);
 }
 
 void tcp_tracker_free(tcp_tracker *t)

@@ -54,6 +54,9 @@ typedef struct tcp_tracker_sink {
     void (*on_event)(void *user, const tcp_conv_info *conv, const smtp_event *ev);
     /* Optional: message bodies (see smtp_sink.on_body). */
     void (*on_body)(void *user, const tcp_conv_info *conv, const smtp_body_span *body);
+    /* Optional: a conversation was given its id (before any of its events;
+     * a front end that splits flows across trackers orders ids by it). */
+    void (*on_start)(void *user, const tcp_conv_info *conv);
 } tcp_tracker_sink;
 
 typedef struct tcp_tracker_options {
@@ -91,7 +94,17 @@ void tcp_tracker_finish(tcp_tracker *t, cap_pos pos);
 /* Close conversations idle since before `now_ns` (live mode timer). */
 void tcp_tracker_expire(tcp_tracker *t, int64_t now_ns);
 
+/* A segment at `now_ns` went to another tracker (flows split across
+ * trackers by hash): the clock moves exactly as tcp_tracker_segment()
+ * would move it, so conversations idle out at the same packet as in one
+ * tracker seeing everything. */
+void tcp_tracker_tick(tcp_tracker *t, int64_t now_ns);
+
 const tcp_tracker_stats *tcp_tracker_get_stats(const tcp_tracker *t);
+
+/* A hash of the segment's connection, the same in both directions: a
+ * front end splitting flows across trackers picks one by it. */
+uint32_t tcp_segment_flow_hash(const tcp_segment *seg);
 
 /* Finish nothing, free everything (call tcp_tracker_finish first for
  * events).  NULL is allowed. */

@@ -87,7 +87,7 @@ static void tracker_body(void *user, const tcp_conv_info *ci, const smtp_body_sp
     hostile_on_body(user, b);
 }
 
-static const tcp_tracker_sink tracker_sink = { tracker_event, tracker_body };
+static const tcp_tracker_sink tracker_sink = { .on_event = tracker_event, .on_body = tracker_body };
 
 static const char body_head[] = "Subject: after the flood\r\n\r\n";
 

@@ -198,7 +198,7 @@ static void conn_session(conn *c)
     conn_send(c, 1, "221 2.0.0 Bye\r\n");
 }
 
-static const tcp_tracker_sink sink = { on_event, NULL };
+static const tcp_tracker_sink sink = { .on_event = on_event };
 
 static tcp_tracker *tracker(rec *r, const tcp_tracker_options *o)
 {
@@ -637,6 +637,55 @@ static void test_finish_ids(void)
     rec_clear(&r);
 }
 
+/* on_start gives the id before the conversation's first event; a tick
+ * expires like a segment would; what expires at once ends in id order, not
+ * in the order of the tracker's activity list. */
+static guint started_at;       /* events logged when on_start came */
+static uint64_t started_id;
+
+static void on_start(void *user, const tcp_conv_info *conv)
+{
+    const rec *r = user;
+    started_at = r->lines->len;
+    started_id = conv->id;
+}
+
+static void test_tick_start_expiry_order(void)
+{
+    static const tcp_tracker_sink sink_start = { .on_event = on_event, .on_start = on_start };
+    const int64_t s = 1000000000LL;
+    rec r;
+    rec_init(&r);
+    tcp_tracker_options o = { .idle_ns = 10 * s };
+    tcp_tracker *t = tcp_tracker_new(&o, &sink_start, &r);
+    conn a, b;
+
+    conn_init(&a, t, 4, "10.7.0.1", 5000, "10.7.0.2", 25, 1, 2);
+    conn_open(&a);
+    conn_send(&a, 1, "220 a\r\n");
+    g_assert_cmpuint(started_id, ==, 1);
+    g_assert_cmpuint(started_at, ==, 0);
+    g_assert_true(has(&r, "1 S reply 220"));
+    conn_init(&b, t, 4, "10.7.0.3", 5001, "10.7.0.2", 25, 1, 2);
+    conn_open(&b);
+    conn_send(&b, 1, "220 b\r\n");
+    g_assert_cmpuint(started_id, ==, 2);
+    g_assert_cmpuint(started_at, ==, 1);
+    /* a becomes the more recently active: b is now the list's tail */
+    g_ts += 2 * s;
+    conn_send(&a, 0, "EHLO a\r\n");
+    tcp_tracker_tick(t, g_ts + 5 * s);
+    g_assert_cmpuint(r.ends->len, ==, 0);
+    tcp_tracker_tick(t, g_ts + 20 * s);
+    if (where(&r, "1 end idle") < 0)
+        dump(&r);
+    g_assert_cmpint(where(&r, "1 end idle"), >=, 0);
+    g_assert_cmpint(where(&r, "1 end idle"), <, where(&r, "2 end idle"));
+    g_assert_cmpuint(tcp_tracker_get_stats(t)->live, ==, 0);
+    tcp_tracker_free(t);
+    rec_clear(&r);
+}
+
 /* The flow index: both directions find one entry; removal keeps every
  * other entry reachable (backward-shift deletion). */
 static void test_flow_table(void)
@@ -682,6 +731,7 @@ int main(int argc, char **argv)
     g_test_add_func("/tracker/gap-conflict-rst", test_gap_conflict_rst);
     g_test_add_func("/tracker/ack-before-data", test_ack_before_data);
     g_test_add_func("/tracker/finish-ids", test_finish_ids);
+    g_test_add_func("/tracker/tick-start-expiry-order", test_tick_start_expiry_order);
     g_test_add_func("/tracker/flow-table", test_flow_table);
     return g_test_run();
 }

@@ -19,7 +19,7 @@ static void on_event(void *user, const tcp_conv_info *conv, const smtp_event *ev
         (*(unsigned *)user)++;
 }
 
-static const tcp_tracker_sink sink = { on_event, NULL };
+static const tcp_tracker_sink sink = { .on_event = on_event };
 
 /* Connection `i`: client 10.(i>>16).(i>>8).i port 40000 + i % 20000 to
  * 192.0.2.25:25; the client's ISN is 1000, the server's 5000. */
