@@ -61,31 +61,24 @@ static void summary_failure_add(summary *s, const smtp_reply_ev *r)
     }
 }
 
-/* Keep the SUMMARY_TOP slowest replies, slowest first. */
-static void slow_insert(summary *s, const summary_slow *w)
+bool summary_slow_add(summary *s, const summary_slow *w)
 {
     if (s->n_slow == SUMMARY_TOP && s->slow[SUMMARY_TOP - 1].latency_ns >= w->latency_ns)
-        return;
+        return false;
     size_t i = s->n_slow < SUMMARY_TOP ? s->n_slow++ : SUMMARY_TOP - 1;
     while (i > 0 && s->slow[i - 1].latency_ns < w->latency_ns) {
         s->slow[i] = s->slow[i - 1];
         i--;
     }
     s->slow[i] = *w;
+    return true;
 }
 
-static void summary_slow_reply(summary *s, const smtp_reply_ev *r, cap_pos pos, uint64_t conv,
-                               const char *file)
+bool summary_event(summary *s, const smtp_event *ev, uint64_t conv, const char *file,
+                   summary_slow *entered)
 {
-    if (r->latency_ns < 0)
-        return;
-    summary_slow w = { r->latency_ns, conv, r->first_frame ? r->first_frame : pos.frame,
-                       r->code, r->command_label, file };
-    slow_insert(s, &w);
-}
-
-void summary_event(summary *s, const smtp_event *ev, uint64_t conv, const char *file)
-{
+    summary_slow w;
+    bool slow = false;
     switch (ev->type) {
     case SMTP_EV_REPLY: {
         const smtp_reply_ev *r = &ev->u.reply;
@@ -96,7 +89,11 @@ void summary_event(summary *s, const smtp_event *ev, uint64_t conv, const char *
         }
         if (r->code >= 400 && r->code < 600)
             summary_failure_add(s, r);
-        summary_slow_reply(s, r, ev->pos, conv, file);
+        if (r->latency_ns >= 0) {
+            w = (summary_slow){ r->latency_ns, conv, r->first_frame ? r->first_frame : ev->pos.frame,
+                                r->code, r->command_label, file };
+            slow = summary_slow_add(s, &w);
+        }
         break;
     }
     case SMTP_EV_TRANSACTION: {
@@ -128,6 +125,9 @@ void summary_event(summary *s, const smtp_event *ev, uint64_t conv, const char *
     default:
         break;
     }
+    if (slow && entered)
+        *entered = w;
+    return slow;
 }
 
 static gint failure_cmp(gconstpointer a, gconstpointer b)
@@ -137,7 +137,20 @@ static gint failure_cmp(gconstpointer a, gconstpointer b)
         return x->count > y->count ? -1 : 1;
     if (x->code != y->code)
         return x->code - y->code;
-    return strcmp(x->command, y->command);
+    int c = strcmp(x->command, y->command);
+    if (c)
+        return c;
+    /* A total order: the hash table's iteration order must not show. */
+    const smtp_enhanced *e = &x->enhanced, *f = &y->enhanced;
+    if (e->present != f->present)
+        return e->present - f->present;
+    if (e->cls != f->cls)
+        return e->cls - f->cls;
+    if (e->subject != f->subject)
+        return e->subject - f->subject;
+    if (e->detail != f->detail)
+        return e->detail - f->detail;
+    return strcmp(x->meaning, y->meaning);
 }
 
 GPtrArray *summary_failures(const summary *s, size_t max)
@@ -177,6 +190,6 @@ void summary_merge(summary *dst, const summary *src, uint64_t conv_base)
     for (size_t i = 0; i < src->n_slow; i++) {
         summary_slow w = src->slow[i];
         w.conv += conv_base;
-        slow_insert(dst, &w);
+        summary_slow_add(dst, &w);
     }
 }
