@@ -99,16 +99,17 @@ static decode_result decode_upper(uint8_t family, uint8_t proto, cur c, bool cut
                                   tcp_segment *seg)
 {
     if (fragment) {
+        if (!frags)
+            return DECODE_FRAGMENT;
         st->frags++;
         if (proto != IPP_TCP) {
             st->not_tcp++;
             return DECODE_SKIP;
         }
-        if (!frags || cut) {
+        if (cut) {
             /* A fragment cut by the snap length can never complete. */
             st->frags_dropped++;
-            if (cut)
-                st->truncated++;
+            st->truncated++;
             return DECODE_SKIP;
         }
         size_t total = 0;

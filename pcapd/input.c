@@ -61,20 +61,50 @@ void pcapd_input_error(pcapd_ctx *c, const char *file, int64_t offset, const cha
     g_free(msg);
 }
 
+bool pcapd_link_usable(pcapd_ctx *c, pcap_t *p, const char *name)
+{
+    int dlt = pcap_datalink(p);
+    if (decode_link_supported(dlt))
+        return true;
+    const char *dn = pcap_datalink_val_to_name(dlt);
+    pcapd_input_error(c, name, -1, "unsupported link type %s (%d); no packet read",
+                      dn ? dn : "unknown", dlt);
+    return false;
+}
+
+bool pcapd_compile_filter(pcapd_ctx *c, pcap_t *p, const char *name, struct bpf_program *prog)
+{
+    if (pcap_compile(p, prog, c->opts->filter, 1, PCAP_NETMASK_UNKNOWN) == 0)
+        return true;
+    pcapd_input_error(c, name, -1, "filter \"%s\": %s", c->opts->filter, pcap_geterr(p));
+    return false;
+}
+
 bool pcapd_set_filter(pcapd_ctx *c, pcap_t *p, const char *name)
 {
     if (!c->opts->filter)
         return true;
     struct bpf_program prog;
-    if (pcap_compile(p, &prog, c->opts->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        pcapd_input_error(c, name, -1, "filter \"%s\": %s", c->opts->filter, pcap_geterr(p));
+    if (!pcapd_compile_filter(c, p, name, &prog))
         return false;
-    }
     bool ok = pcap_setfilter(p, &prog) == 0;
     if (!ok)
         pcapd_input_error(c, name, -1, "filter \"%s\": %s", c->opts->filter, pcap_geterr(p));
     pcap_freecode(&prog);
     return ok;
+}
+
+void pcapd_read_error(pcapd_ctx *c, const char *name, uint64_t offset, const char *msg,
+                      uint64_t frame)
+{
+    /* libpcap 1.10 stops at a pcapng interface whose link type differs
+     * from the first one's; say what that means. */
+    const char *hint = strstr(msg, "different from the type of the first interface")
+        ? "; libpcap can only read pcapng files whose interfaces share one link type"
+          " (split the file per interface, e.g. with tshark -Y frame.interface_id==N)"
+        : "";
+    pcapd_input_error(c, name, (int64_t)offset, "%s%s (reading frame %" G_GUINT64_FORMAT ")",
+                      msg, hint, frame);
 }
 
 /* Read every record of an opened capture; `st` counts the bytes libpcap
@@ -83,13 +113,7 @@ static void read_capture(pcapd_ctx *c, pcap_t *p, const pcapd_stream *st, const 
                          uint64_t size)
 {
     int dlt = pcap_datalink(p);
-    if (!decode_link_supported(dlt)) {
-        const char *dn = pcap_datalink_val_to_name(dlt);
-        pcapd_input_error(c, name, -1, "unsupported link type %s (%d); no packet read",
-                          dn ? dn : "unknown", dlt);
-        return;
-    }
-    if (!pcapd_set_filter(c, p, name))
+    if (!pcapd_link_usable(c, p, name) || !pcapd_set_filter(c, p, name))
         return;
 
     progress pg;
@@ -98,10 +122,10 @@ static void read_capture(pcapd_ctx *c, pcap_t *p, const pcapd_stream *st, const 
     const u_char *data;
     uint32_t frame = 0;
     cap_pos last = { 0, 0 };
-    /* Where the next record starts: what libpcap has read so far; in a
-     * pcap file simply the sum of the records, in pcapng asked of stdio. */
+    /* Where the next record starts: what libpcap has read so far. */
     uint64_t off = pcapd_stream_offset(st);
     unsigned rec_hdr = pcapd_stream_record_header(st);
+    int snap = pcap_snapshot(p);
     int rc;
     while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
         frame++;
@@ -109,35 +133,25 @@ static void read_capture(pcapd_ctx *c, pcap_t *p, const pcapd_stream *st, const 
         last.ts_ns = pcapd_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
         last.frame = frame;
         pcapd_packet(c, data, h->caplen, h->len, dlt, last);
-        if (rec_hdr)
-            off += rec_hdr + h->caplen;
-        else
-            off = pcapd_stream_offset(st);
+        off = pcapd_stream_after(st, off, rec_hdr, h->caplen, snap);
         if ((frame & 0x3ff) == 0 && pg.enabled)
             progress_update(&pg, off);
     }
     progress_end(&pg);
-    if (rc == -1) {
-        const char *msg = pcap_geterr(p);
-        /* libpcap 1.10 stops at a pcapng interface whose link type differs
-         * from the first one's; say what that means. */
-        const char *hint = strstr(msg, "different from the type of the first interface")
-            ? "; libpcap can only read pcapng files whose interfaces share one link type"
-              " (split the file per interface, e.g. with tshark -Y frame.interface_id==N)"
-            : "";
-        pcapd_input_error(c, name, (int64_t)off, "%s%s (reading frame %u)", msg, hint, frame + 1);
-    }
+    if (rc == -1)
+        pcapd_read_error(c, name, off, pcap_geterr(p), (uint64_t)frame + 1);
     /* Whatever happened, the conversations read so far are reported. */
     tcp_tracker_finish(c->tracker, last);
 }
 
-void pcapd_read_file(pcapd_ctx *c, const char *name)
+pcap_t *pcapd_open_capture(pcapd_ctx *c, const char *name, pcapd_stream **stream,
+                           uint64_t *size)
 {
     char err[PCAP_ERRBUF_SIZE] = "";
     FILE *fp;
-    uint64_t size = 0;
     bool gz = false;
     int fd;
+    *size = 0;
     c->file = name;
     c->sum.files++;
     if (strcmp(name, "-") == 0) {
@@ -147,41 +161,52 @@ void pcapd_read_file(pcapd_ctx *c, const char *name)
     }
     if (fd < 0) {
         pcapd_input_error(c, name, -1, "cannot open: %s", g_strerror(errno));
-        return;
+        return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        size = (uint64_t)st.st_size;
-        if (size == 0) {
+        *size = (uint64_t)st.st_size;
+        if (*size == 0) {
             close(fd);
             pcapd_input_error(c, name, 0, "empty file, not a capture");
-            return;
+            return NULL;
         }
         uint8_t m[2];
         gz = pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b;
     } else if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
         pcapd_input_error(c, name, -1, "is a directory");
-        return;
+        return NULL;
     } else {
         /* A pipe cannot be peeked at; zlib passes plain data through
          * unchanged, so a gzip-compressed stream on stdin works too. */
         gz = true;
     }
-    pcapd_stream *stream;
-    fp = pcapd_stream_open(fd, gz, &stream);
+    fp = pcapd_stream_open(fd, gz, stream);
     if (!fp) {
         pcapd_input_error(c, name, -1, "cannot open: %s", g_strerror(errno));
-        return;
+        return NULL;
     }
     pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, err);
     if (!p) {
         fclose(fp);
         pcapd_input_error(c, name, 0, "not a readable capture file (%s)", err);
-        return;
+        return NULL;
     }
     /* Compressed: the bar would compare inflated bytes with the file size. */
-    read_capture(c, p, stream, name, gz ? 0 : size);
+    if (gz)
+        *size = 0;
+    return p;
+}
+
+void pcapd_read_file(pcapd_ctx *c, const char *name)
+{
+    pcapd_stream *stream;
+    uint64_t size;
+    pcap_t *p = pcapd_open_capture(c, name, &stream, &size);
+    if (!p)
+        return;
+    read_capture(c, p, stream, name, size);
     pcap_close(p);
 }
 
@@ -260,6 +285,8 @@ int pcapd_inputs(pcapd_ctx *c)
     c->files = files;
     if (c->opts->jobs > 1 && files->len > 1) {
         pcapd_read_parallel(c, files);
+    } else if (c->opts->jobs > 1 && files->len == 1) {
+        pcapd_read_sharded(c, files->pdata[0]);
     } else {
         for (guint i = 0; i < files->len; i++)
             pcapd_read_file(c, files->pdata[i]);

@@ -103,16 +103,31 @@ void ob_conv(outbuf *ob, uint64_t id)
     }
 }
 
-void ob_copy_renumbered(outbuf *dst, const outbuf *src, uint64_t base)
+guint ob_copy_mapped(outbuf *dst, const outbuf *src, size_t from, size_t to, guint mark,
+                     uint64_t (*map)(void *user, uint64_t id), void *user)
 {
-    size_t at = 0;
-    for (guint i = 0; src->marks && i < src->marks->len; i++) {
-        const ob_mark *m = &g_array_index(src->marks, ob_mark, i);
+    size_t at = from;
+    guint n = src->marks ? src->marks->len : 0;
+    for (; mark < n; mark++) {
+        const ob_mark *m = &g_array_index(src->marks, ob_mark, mark);
+        if (m->off >= to)
+            break;
         ob_put(dst, src->buf + at, m->off - at);
-        ob_u64(dst, base + m->id);
+        ob_u64(dst, map(user, m->id));
         at = m->off + m->len;
     }
-    ob_put(dst, src->buf + at, src->len - at);
+    ob_put(dst, src->buf + at, to - at);
+    return mark;
+}
+
+static uint64_t add_base(void *user, uint64_t id)
+{
+    return *(const uint64_t *)user + id;
+}
+
+void ob_copy_renumbered(outbuf *dst, const outbuf *src, uint64_t base)
+{
+    ob_copy_mapped(dst, src, 0, src->len, 0, add_base, &base);
 }
 
 void ob_code(outbuf *ob, int code)

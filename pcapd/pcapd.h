@@ -106,6 +106,11 @@ void ob_ms(outbuf *ob, int64_t ns);
 void ob_conv(outbuf *ob, uint64_t id);
 /* Append `src` to `dst`, every tracked conversation id increased by `base`. */
 void ob_copy_renumbered(outbuf *dst, const outbuf *src, uint64_t base);
+/* Append src->buf[from, to) to `dst`, each tracked id in it replaced by
+ * map(user, id); `mark` is the index of the first mark at or after `from`.
+ * Returns the index of the first mark at or after `to`. */
+guint ob_copy_mapped(outbuf *dst, const outbuf *src, size_t from, size_t to, guint mark,
+                     uint64_t (*map)(void *user, uint64_t id), void *user);
 /* A JSON string with quotes; bytes that are not valid UTF-8 become U+FFFD. */
 void ob_json_str(outbuf *ob, const char *s, size_t n);
 void ob_json_cstr(outbuf *ob, const char *s);   /* NULL gives null */
@@ -189,7 +194,13 @@ typedef struct summary {
 
 void summary_init(summary *s);
 void summary_free(summary *s);
-void summary_event(summary *s, const smtp_event *ev, uint64_t conv, const char *file);
+/* Count one event of conversation `conv`.  Returns true when it is a
+ * reply that entered the slowest-replies list, copied to *entered if not
+ * NULL (a -j worker passes it on, see shard.c). */
+bool summary_event(summary *s, const smtp_event *ev, uint64_t conv, const char *file,
+                   summary_slow *entered);
+/* Offer one reply to the slowest-replies list; true if it entered. */
+bool summary_slow_add(summary *s, const summary_slow *w);
 /* Add `src` (one file's totals, read with -j) to `dst`; its conversation
  * ids are increased by `conv_base`. */
 void summary_merge(summary *dst, const summary *src, uint64_t conv_base);
@@ -210,7 +221,8 @@ typedef struct decode_stats {
 typedef enum decode_result {
     DECODE_TCP,         /* seg filled */
     DECODE_SKIP,        /* not TCP over IP, or a fragment held for later */
-    DECODE_BAD          /* counted in the stats */
+    DECODE_BAD,         /* counted in the stats */
+    DECODE_FRAGMENT     /* an IP fragment, with `frags` NULL: nothing counted */
 } decode_result;
 
 /* True when pcapd can decode `dlt` (a pcap_datalink() value). */
@@ -221,8 +233,9 @@ bool decode_link_supported(int dlt);
  * frame cut short is counted in st->truncated.  On DECODE_TCP, `seg`
  * describes the TCP segment; its payload points into `data` or into
  * `frags` and is valid until the next call.  Never reads outside
- * data[0..caplen).  `frags` may be NULL (then fragments are counted and
- * dropped). */
+ * data[0..caplen).  With `frags` NULL an IP fragment is left alone:
+ * DECODE_FRAGMENT, for a caller that reassembles fragments later, in
+ * capture order (-j on one file, shard.c). */
 decode_result decode_frame(int dlt, const uint8_t *data, uint32_t caplen, cap_pos pos,
                            frag_table *frags, decode_stats *st, tcp_segment *seg);
 
@@ -278,6 +291,7 @@ struct pcapd_ctx {
     bool         fail_hit;
     bool         no_progress;    /* a -j worker: no progress bar */
     size_t       text_buffered;  /* text renderer: bytes held for all conversations */
+    struct shard_worker *shard;  /* -j on one file: this context is one worker */
     GString     *scratch;        /* CSV renderer: one reply's text */
 };
 
@@ -313,6 +327,22 @@ static inline int64_t pcapd_ts_ns(int64_t sec, int64_t nsec)
     return sec * 1000000000LL + nsec;
 }
 
+/* False for a segment --no-heuristic with --ports rules out (run.c). */
+bool pcapd_port_wanted(const pcapd_options *o, const tcp_segment *seg);
+/* -j N on one capture file: conversations split across N trackers by flow
+ * hash, classic pcap files read by N threads at once; the report is the
+ * one a single thread writes (shard.c). */
+void pcapd_read_sharded(pcapd_ctx *c, const char *name);
+/* A worker's renderer just wrote one event (into `ob`) of its conversation
+ * `conv` / gave out id `conv` (shard.c). */
+struct shard_worker;
+void shard_note_event(struct shard_worker *w, const outbuf *ob, uint64_t conv, bool end,
+                      const summary_slow *slow);
+void shard_note_start(struct shard_worker *w, uint64_t conv);
+/* Report libpcap's failure to read record `frame` at byte `offset`. */
+void pcapd_read_error(pcapd_ctx *c, const char *name, uint64_t offset, const char *msg,
+                      uint64_t frame);
+
 /* Hand one decoded frame to the tracker (input.c calls it per packet). */
 void pcapd_packet(pcapd_ctx *c, const uint8_t *data, uint32_t caplen, uint32_t len,
                   int dlt, cap_pos pos);
@@ -322,7 +352,21 @@ void pcapd_input_error(pcapd_ctx *c, const char *file, int64_t offset, const cha
 /* Apply opts->filter (if any) to `p`; on failure report it as an input
  * error of `name` and return false.  (input.c) */
 struct pcap;
+struct bpf_program;
 bool pcapd_set_filter(pcapd_ctx *c, struct pcap *p, const char *name);
+/* Compile opts->filter (set) for `p` into `prog`; on failure report it as
+ * set_filter does. */
+bool pcapd_compile_filter(pcapd_ctx *c, struct pcap *p, const char *name,
+                          struct bpf_program *prog);
+/* True when pcapd decodes the link type of `p`; else reported as an input
+ * error of `name`. */
+bool pcapd_link_usable(pcapd_ctx *c, struct pcap *p, const char *name);
+struct pcapd_stream;
+/* Open one capture ("-": stdin; gzip inflated) for libpcap: counts the
+ * file, reports every failure itself (NULL).  *size is the file's size
+ * for the progress bar, 0 when unknown or compressed. */
+struct pcap *pcapd_open_capture(pcapd_ctx *c, const char *name, struct pcapd_stream **stream,
+                                uint64_t *size);
 /* Print "pcapd: " + message on stderr, as one write. */
 void pcapd_warn(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 

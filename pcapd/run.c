@@ -107,12 +107,34 @@ static void pcapd_on_event(void *user, const tcp_conv_info *conv, const smtp_eve
     pcapd_ctx *c = user;
     pcapd_conv *pc = conv_get(c, conv->id);
     conv_note(pc, ev);
-    summary_event(&c->sum, ev, conv->id, c->file);
+    summary_slow slow;
+    bool entered = summary_event(&c->sum, ev, conv->id, c->file, &slow);
     if (c->opts->fail_on && fail_condition(c->opts->fail_on, ev))
         c->fail_hit = true;
     c->out->event(c, pc, conv, ev);
+    if (c->shard)
+        shard_note_event(c->shard, &c->ob, conv->id, ev->type == SMTP_EV_END,
+                         entered ? &slow : NULL);
     if (ev->type == SMTP_EV_END)
         g_hash_table_remove(c->convs, &conv->id);
+}
+
+static void pcapd_on_start(void *user, const tcp_conv_info *conv)
+{
+    pcapd_ctx *c = user;
+    if (c->shard)
+        shard_note_start(c->shard, conv->id);
+}
+
+bool pcapd_port_wanted(const pcapd_options *o, const tcp_segment *seg)
+{
+    /* Cheap rejection: without the heuristic only listed ports matter. */
+    if (!o->no_heuristic || !o->n_ports)
+        return true;
+    for (size_t i = 0; i < o->n_ports; i++)
+        if (seg->sport == o->ports[i] || seg->dport == o->ports[i])
+            return true;
+    return false;
 }
 
 void pcapd_packet(pcapd_ctx *c, const uint8_t *data, uint32_t caplen, uint32_t len, int dlt,
@@ -123,14 +145,8 @@ void pcapd_packet(pcapd_ctx *c, const uint8_t *data, uint32_t caplen, uint32_t l
     c->sum.bytes += len;
     if (decode_frame(dlt, data, caplen, pos, c->frags, &c->dstats, &seg) != DECODE_TCP)
         return;
-    if (c->opts->no_heuristic && c->opts->n_ports) {
-        /* Cheap rejection: without the heuristic only listed ports matter. */
-        bool hit = false;
-        for (size_t i = 0; i < c->opts->n_ports && !hit; i++)
-            hit = seg.sport == c->opts->ports[i] || seg.dport == c->opts->ports[i];
-        if (!hit)
-            return;
-    }
+    if (!pcapd_port_wanted(c->opts, &seg))
+        return;
     c->sum.tcp_segments++;
     tcp_tracker_segment(c->tracker, &seg);
 }
@@ -180,7 +196,7 @@ void pcapd_ctx_init(pcapd_ctx *c, const pcapd_options *opts, FILE *out)
     topts.idle_ns = opts->idle_ns;
     topts.smtp.reveal_secrets = opts->show_secrets;
     topts.smtp.slow_reply_ns = opts->slow_reply_ns;
-    tcp_tracker_sink sink = { pcapd_on_event, NULL };
+    tcp_tracker_sink sink = { pcapd_on_event, NULL, pcapd_on_start };
     c->tracker = tcp_tracker_new(&topts, &sink, c);
 }
 

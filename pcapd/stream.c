@@ -25,6 +25,8 @@
 
 /* stdio's buffer in front of the cookie: large reads, few calls. */
 #define STREAM_BUF (1u << 18)
+/* A slice reader stops at its slice's end: read less ahead of it. */
+#define SLICE_BUF (1u << 16)
 
 struct pcapd_stream {
     int      fd;
@@ -32,13 +34,41 @@ struct pcapd_stream {
     FILE    *fp;
     uint64_t consumed;   /* bytes handed to stdio so far */
     uint8_t  magic[4];   /* the first bytes of the (inflated) stream */
+    /* A slice (pcapd_stream_open_slice): `head`, then fd from `at` on;
+     * `consumed` counts as if the head were the file's own bytes before
+     * `at`, so offsets are the file's. */
+    bool     slice;
+    uint8_t  head[32];
+    size_t   head_len, head_done;
+    uint64_t at;
 };
+
+static ssize_t slice_read(pcapd_stream *s, char *out, size_t size)
+{
+    if (s->head_done < s->head_len) {
+        size_t n = MIN(size, s->head_len - s->head_done);
+        memcpy(out, s->head + s->head_done, n);
+        s->head_done += n;
+        return (ssize_t)n;
+    }
+    ssize_t n;
+    do
+        n = pread(s->fd, out, size, (off_t)s->at);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        s->at += (uint64_t)n;
+    return n;
+}
 
 static ssize_t stream_read(void *cookie, char *out, size_t size)
 {
     pcapd_stream *s = cookie;
     ssize_t n;
-    if (s->gz) {
+    if (s->slice) {
+        n = slice_read(s, out, size);
+        if (n < 0)
+            return -1;
+    } else if (s->gz) {
         int r = gzread(s->gz, out, (unsigned)MIN(size, (size_t)1 << 30));
         if (r < 0) {
             errno = EIO;
@@ -76,12 +106,28 @@ static int stream_close(void *cookie)
 {
     pcapd_stream *s = cookie;
     int rc;
-    if (s->gz)
+    if (s->slice)
+        rc = 0;     /* the fd is the caller's */
+    else if (s->gz)
         rc = gzclose(s->gz) == Z_OK ? 0 : -1;
     else
         rc = close(s->fd);
     g_free(s);
     return rc;
+}
+
+static FILE *stream_fopen(pcapd_stream *s, size_t buf)
+{
+    cookie_io_functions_t io = { stream_read, NULL, stream_seek, stream_close };
+    FILE *fp = fopencookie(s, "rb", io);
+    if (!fp) {
+        stream_close(s);
+        return NULL;
+    }
+    setvbuf(fp, NULL, _IOFBF, buf);
+    __fsetlocking(fp, FSETLOCKING_BYCALLER);
+    s->fp = fp;
+    return fp;
 }
 
 FILE *pcapd_stream_open(int fd, bool gzip, pcapd_stream **out)
@@ -97,17 +143,34 @@ FILE *pcapd_stream_open(int fd, bool gzip, pcapd_stream **out)
         }
         gzbuffer(s->gz, 1u << 17);
     }
-    cookie_io_functions_t io = { stream_read, NULL, stream_seek, stream_close };
-    FILE *fp = fopencookie(s, "rb", io);
-    if (!fp) {
-        stream_close(s);
-        return NULL;
-    }
-    setvbuf(fp, NULL, _IOFBF, STREAM_BUF);
-    __fsetlocking(fp, FSETLOCKING_BYCALLER);
-    s->fp = fp;
-    *out = s;
+    FILE *fp = stream_fopen(s, STREAM_BUF);
+    if (fp)
+        *out = s;
     return fp;
+}
+
+FILE *pcapd_stream_open_slice(int fd, const uint8_t *head, size_t head_len, uint64_t offset,
+                              pcapd_stream **out)
+{
+    pcapd_stream *s = g_new0(pcapd_stream, 1);
+    s->fd = fd;
+    s->slice = true;
+    s->head_len = MIN(head_len, sizeof s->head);
+    memcpy(s->head, head, s->head_len);
+    s->at = offset;
+    s->consumed = offset >= s->head_len ? offset - s->head_len : 0;
+    FILE *fp = stream_fopen(s, SLICE_BUF);
+    if (fp)
+        *out = s;
+    return fp;
+}
+
+uint64_t pcapd_stream_after(const pcapd_stream *s, uint64_t off, unsigned rec_hdr,
+                            uint32_t caplen, int snap)
+{
+    if (rec_hdr && (snap <= 0 || caplen < (uint32_t)snap))
+        return off + rec_hdr + caplen;
+    return pcapd_stream_offset(s);
 }
 
 uint64_t pcapd_stream_offset(const pcapd_stream *s)

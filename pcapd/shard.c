@@ -1,0 +1,438 @@
+/* shard.c -- -j N on one capture file: N trackers, one report.
+ *
+ * Readers (slice.c) fill slices; each of N workers runs every confirmed
+ * slice in order with its own tracker and renderer context.  A segment
+ * goes to the worker its connection hashes to; every other worker only
+ * ticks (tcp_tracker_tick), so each clock moves as one tracker's would and
+ * idle conversations end at the same frame.  Before its own segment a
+ * worker ticks too, so whatever expires at a frame is a tick's doing in
+ * every worker.  While rendering, a worker notes each event it wrote with
+ * the frame it came with (shard_rec); the main thread merges the workers'
+ * notes of a slice by frame, copying the rendered bytes to stdout.  At one
+ * frame: what expired, in conversation id order (as one tracker expires
+ * them), then the events of the segment itself; at the end of the capture
+ * conversations end in id order, as in tcp_tracker_finish().  Ids are
+ * given out as the merge meets each worker's REC_START, so they are the
+ * ids a single tracker gives.  The report is the one a single thread
+ * writes, byte for byte.
+ *
+ * Where it could still differ: the live-flow cap (--max-conversations) and the
+ * tombstone ring apply to each worker alone, so they bite later; a flow
+ * due to idle out but queued behind a busier one in a single tracker's
+ * active list may end up to FLOW_TOUCH_NS earlier in a worker; and the
+ * text renderer's memory bound counts each worker's conversations alone.
+ *
+ * Memory: slots hold at most (readers + 2) slices of about S bytes each,
+ * (in the file's mapping or copied), plus the workers' reports of them.
+ */
+#include "shard.h"
+#include "progress.h"
+#include "stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Packets ahead whose payload a worker prefetches. */
+#define PREFETCH_AHEAD 16
+/* More workers than this gain nothing and cost a slice each. */
+#define SHARD_MAX_WORKERS 64
+
+typedef struct id_pair {
+    uint64_t local, global;
+} id_pair;
+
+/* ---- notes a worker's renderer leaves ---------------------------------- */
+
+static void note(shard_worker *w, const shard_rec *rec)
+{
+    g_array_append_vals(w->out->recs, rec, 1);
+}
+
+void shard_note_start(shard_worker *w, uint64_t conv)
+{
+    shard_rec rec = { .idx = w->idx, .kind = REC_START, .conv = conv, .tick = w->ticking };
+    note(w, &rec);
+}
+
+void shard_note_event(shard_worker *w, const outbuf *ob, uint64_t conv, bool end,
+                      const summary_slow *slow)
+{
+    if (slow) {
+        shard_rec rec = { .idx = w->idx, .kind = REC_SLOW, .conv = conv, .slow = *slow,
+                          .tick = w->ticking };
+        note(w, &rec);
+    }
+    shard_rec rec = { .idx = w->idx, .kind = REC_OUT, .end = end, .conv = conv,
+                      .upto = ob->len, .tick = w->ticking };
+    note(w, &rec);
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static void tick(shard_worker *w, int64_t ts_ns)
+{
+    w->ticking = true;
+    tcp_tracker_tick(w->ctx.tracker, ts_ns);
+    w->ticking = false;
+}
+
+/* An IP fragment: every worker reassembles it; the one the completed
+ * segment hashes to takes it, the others tick. */
+static void run_fragment(shard_worker *w, const slice *sl, const shard_pkt *pk, cap_pos pos)
+{
+    shard_run *r = w->run;
+    decode_stats *st = w->id == 0 ? &w->ctx.dstats : &w->scratch;
+    tcp_segment seg;
+    if (decode_frame(r->dlt, shard_pkt_bytes(sl, pk), pk->len, pos, w->frags, st, &seg) !=
+            DECODE_TCP ||
+        !pcapd_port_wanted(r->main->opts, &seg))
+        return;
+    tick(w, seg.pos.ts_ns);
+    if (((uint64_t)tcp_segment_flow_hash(&seg) * r->n) >> 32 == w->id) {
+        w->ctx.sum.tcp_segments++;
+        tcp_tracker_segment(w->ctx.tracker, &seg);
+    }
+}
+
+static void run_slice(shard_worker *w, slice *sl)
+{
+    shard_out *out = &sl->out[w->id];
+    /* The renderers write into ctx.ob: lend it the slice's buffer. */
+    w->out = out;
+    w->ctx.ob = out->ob;
+    const shard_pkt *pk = (const shard_pkt *)(const void *)sl->pkts->data;
+    guint n = sl->pkts->len;
+    for (guint i = 0; i < n; i++, pk++) {
+        /* The payload is cold (the reader ran on another core): ask for
+         * the one a few packets on while this one is worked on. */
+        if (i + PREFETCH_AHEAD < n && pk[PREFETCH_AHEAD].shard == w->id) {
+            const uint8_t *b = shard_pkt_bytes(sl, &pk[PREFETCH_AHEAD]);
+            for (uint32_t k = 0; k < pk[PREFETCH_AHEAD].len; k += 64)
+                __builtin_prefetch(b + k);
+        }
+        w->idx = pk->idx;
+        cap_pos pos = { pk->seg.pos.ts_ns, (uint32_t)(sl->base + pk->idx + 1) };
+        if (pk->shard == w->id) {
+            tcp_segment seg = pk->seg;
+            seg.payload = shard_pkt_bytes(sl, pk);
+            seg.pos = pos;
+            /* What expires at this frame is a tick's doing in every
+             * worker, so the merge orders it the same way for all. */
+            tick(w, pos.ts_ns);
+            tcp_tracker_segment(w->ctx.tracker, &seg);
+        } else if (pk->shard == SHARD_ALL) {
+            run_fragment(w, sl, pk, pos);
+        } else {
+            tick(w, pos.ts_ns);
+        }
+    }
+    if (sl->last) {
+        w->idx = REC_AT_END;
+        tcp_tracker_finish(w->ctx.tracker, sl->end_pos);
+    }
+    out->ob = w->ctx.ob;
+    memset(&w->ctx.ob, 0, sizeof w->ctx.ob);
+    w->out = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    shard_worker *w = arg;
+    shard_run *r = w->run;
+    for (uint64_t i = 0;; i++) {
+        slice *sl = shard_slot(r, i);
+        pthread_mutex_lock(&r->lock);
+        while (i <= r->stop && !(sl->index == i && sl->state == SLOT_READY))
+            pthread_cond_wait(&r->cond, &r->lock);
+        bool past_end = i > r->stop;
+        pthread_mutex_unlock(&r->lock);
+        if (past_end)
+            break;
+        run_slice(w, sl);
+        /* Once done is counted, the slot may be merged and refilled. */
+        bool last = sl->last;
+        pthread_mutex_lock(&r->lock);
+        sl->shards_done++;
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->lock);
+        if (last)
+            break;
+    }
+    return NULL;
+}
+
+/* ---- the merge (main thread) -------------------------------------------- */
+
+typedef struct id_map {
+    shard_run *r;
+    unsigned   worker;
+} id_map;
+
+static uint64_t global_id(void *user, uint64_t local)
+{
+    const id_map *m = user;
+    const id_pair *p = g_hash_table_lookup(m->r->ids[m->worker], &local);
+    return p ? p->global : 0;
+}
+
+/* Does worker a's next note come before worker b's? */
+static bool before(shard_run *r, unsigned a, const shard_rec *x, unsigned b, const shard_rec *y)
+{
+    if (x->idx != y->idx)
+        return x->idx < y->idx;
+    if (x->idx == REC_AT_END)
+        return global_id(&(id_map){ r, a }, x->conv) < global_id(&(id_map){ r, b }, y->conv);
+    /* At one frame: what expired (by id, as one tracker expires), then
+     * the segment's own events, which are all one worker's. */
+    if (x->tick != y->tick)
+        return x->tick;
+    if (x->tick)
+        return global_id(&(id_map){ r, a }, x->conv) < global_id(&(id_map){ r, b }, y->conv);
+    return a < b;
+}
+
+static void report_error(shard_run *r, const slice *sl)
+{
+    if (sl->error)
+        pcapd_read_error(r->main, r->name, sl->end, sl->error, sl->base + sl->n_frames + 1);
+}
+
+static void merge_slice(shard_run *r, slice *sl)
+{
+    pcapd_ctx *c = r->main;
+    guint next[SHARD_MAX_WORKERS] = { 0 }, mark[SHARD_MAX_WORKERS] = { 0 };
+    size_t from[SHARD_MAX_WORKERS] = { 0 };
+    bool error_told = !sl->last;
+    for (;;) {
+        int best = -1;
+        const shard_rec *rec = NULL;
+        for (unsigned s = 0; s < r->n; s++) {
+            GArray *recs = sl->out[s].recs;
+            if (next[s] == recs->len)
+                continue;
+            const shard_rec *x = &g_array_index(recs, shard_rec, next[s]);
+            if (best < 0 || before(r, s, x, (unsigned)best, rec)) {
+                best = (int)s;
+                rec = x;
+            }
+        }
+        if (best < 0)
+            break;
+        unsigned s = (unsigned)best;
+        next[s]++;
+        if (rec->idx == REC_AT_END && !error_told) {
+            /* As read_capture(): the error, then the end of every
+             * conversation still open. */
+            report_error(r, sl);
+            error_told = true;
+        }
+        id_map m = { r, s };
+        if (rec->kind == REC_START) {
+            id_pair *p = g_new(id_pair, 1);
+            p->local = rec->conv;
+            p->global = ++r->next_id;
+            g_hash_table_insert(r->ids[s], &p->local, p);
+        } else if (rec->kind == REC_SLOW) {
+            summary_slow w = rec->slow;
+            w.conv = global_id(&m, rec->conv);
+            summary_slow_add(&c->sum, &w);
+        } else {
+            mark[s] = ob_copy_mapped(&c->ob, &sl->out[s].ob, from[s], rec->upto, mark[s],
+                                     global_id, &m);
+            from[s] = rec->upto;
+            if (rec->end)
+                g_hash_table_remove(r->ids[s], &rec->conv);
+        }
+    }
+    if (!error_told)
+        report_error(r, sl);
+}
+
+/* Fold a merged slice's counters into the run's and free its slot. */
+static void release_slice(shard_run *r, slice *sl)
+{
+    pcapd_ctx *c = r->main;
+    c->sum.packets += sl->packets;
+    c->sum.bytes += sl->bytes;
+    c->sum.tcp_segments += sl->tcp_segments;
+    decode_stats *d = &c->dstats;
+    const decode_stats *e = &sl->dstats;
+    d->not_ip += e->not_ip;
+    d->not_tcp += e->not_tcp;
+    d->truncated += e->truncated;
+    d->malformed += e->malformed;
+    d->frags += e->frags;
+    d->frags_reassembled += e->frags_reassembled;
+    d->frags_dropped += e->frags_dropped;
+    for (unsigned s = 0; s < r->n; s++) {
+        shard_out *o = &sl->out[s];
+        o->ob.len = 0;
+        g_array_set_size(o->ob.marks, 0);
+        g_array_set_size(o->recs, 0);
+    }
+    slice_done(r, sl);
+    pthread_mutex_lock(&r->lock);
+    sl->shards_done = 0;
+    sl->state = SLOT_FREE;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void merge_all(shard_run *r, uint64_t size)
+{
+    pcapd_ctx *c = r->main;
+    progress pg;
+    progress_start(&pg, r->name, size, !c->opts->quiet && !c->no_progress);
+    for (uint64_t i = 0;; i++) {
+        slice *sl = shard_slot(r, i);
+        pthread_mutex_lock(&r->lock);
+        while (!(sl->index == i && sl->state == SLOT_READY && sl->shards_done == r->n))
+            pthread_cond_wait(&r->cond, &r->lock);
+        pthread_mutex_unlock(&r->lock);
+        bool last = sl->last;
+        if (last)
+            progress_end(&pg);
+        merge_slice(r, sl);
+        if (!last && pg.enabled)
+            progress_update(&pg, sl->end);
+        release_slice(r, sl);
+        if (last)
+            break;
+    }
+}
+
+/* ---- set-up and tear-down ----------------------------------------------- */
+
+static uint64_t slice_bytes(void)
+{
+    const char *env = getenv("SMTPSCOPE_SLICE_BYTES");
+    if (env && *env) {
+        char *end;
+        unsigned long long v = strtoull(env, &end, 10);
+        if (*end == '\0' && v >= 64)
+            return v;
+    }
+    return SLICE_BYTES_DEFAULT;
+}
+
+static void workers_start(shard_run *r)
+{
+    r->workers = g_new0(shard_worker, r->n);
+    r->ids = g_new(GHashTable *, r->n);
+    for (unsigned s = 0; s < r->n; s++) {
+        shard_worker *w = &r->workers[s];
+        w->run = r;
+        w->id = s;
+        pcapd_ctx_init(&w->ctx, r->main->opts, NULL);
+        ob_free(&w->ctx.ob);        /* it writes into the slices' buffers */
+        w->ctx.shard = w;
+        w->ctx.file = r->name;
+        w->ctx.no_progress = true;
+        w->frags = frag_new();
+        r->ids[s] = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+    }
+}
+
+/* Fold every worker's totals into the run's; free them. */
+static void workers_finish(shard_run *r)
+{
+    pcapd_ctx *c = r->main;
+    for (unsigned s = 0; s < r->n; s++) {
+        shard_worker *w = &r->workers[s];
+        pcapd_ctx_totals(&w->ctx);
+        /* The merge already ranked the slow replies, with report ids. */
+        w->ctx.sum.n_slow = 0;
+        summary_merge(&c->sum, &w->ctx.sum, 0);
+        if (w->ctx.exit_code > c->exit_code)
+            c->exit_code = w->ctx.exit_code;
+        c->fail_hit |= w->ctx.fail_hit;
+        pcapd_ctx_free(&w->ctx);
+        frag_free(w->frags);
+        g_hash_table_destroy(r->ids[s]);
+    }
+    g_free(r->workers);
+    g_free(r->ids);
+}
+
+static void slots_init(shard_run *r, unsigned readers)
+{
+    r->n_slots = readers + 2;
+    r->slots = g_new0(slice, r->n_slots);
+    for (unsigned k = 0; k < r->n_slots; k++) {
+        slice *sl = &r->slots[k];
+        sl->index = UINT64_MAX;
+        sl->pkts = g_array_new(FALSE, FALSE, sizeof(shard_pkt));
+        sl->arena = g_byte_array_new();
+        sl->out = g_new0(shard_out, r->n);
+        for (unsigned s = 0; s < r->n; s++) {
+            ob_init(&sl->out[s].ob, NULL, 1 << 14);
+            ob_track_convs(&sl->out[s].ob);
+            sl->out[s].recs = g_array_new(FALSE, FALSE, sizeof(shard_rec));
+        }
+    }
+}
+
+static void slots_free(shard_run *r)
+{
+    for (unsigned k = 0; k < r->n_slots; k++) {
+        slice *sl = &r->slots[k];
+        g_array_free(sl->pkts, TRUE);
+        g_byte_array_free(sl->arena, TRUE);
+        g_free(sl->error);
+        for (unsigned s = 0; s < r->n; s++) {
+            ob_free(&sl->out[s].ob);
+            g_array_free(sl->out[s].recs, TRUE);
+        }
+        g_free(sl->out);
+    }
+    g_free(r->slots);
+}
+
+void pcapd_read_sharded(pcapd_ctx *c, const char *name)
+{
+    pcapd_stream *stream;
+    uint64_t size;
+    pcap_t *p = pcapd_open_capture(c, name, &stream, &size);
+    if (!p)
+        return;
+    shard_run r;
+    memset(&r, 0, sizeof r);
+    r.main = c;
+    r.name = name;
+    r.dlt = pcap_datalink(p);
+    if (!pcapd_link_usable(c, p, name) ||
+        (c->opts->filter && !pcapd_compile_filter(c, p, name, &r.filter))) {
+        pcap_close(p);
+        return;
+    }
+    r.have_filter = c->opts->filter != NULL;
+    r.n = MIN(c->opts->jobs, SHARD_MAX_WORKERS);
+    r.slice_bytes = slice_bytes();
+    r.stop = UINT64_MAX;
+    slice_setup(&r, p, stream, size);
+    unsigned readers = r.parallel ? r.n : 1;
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_cond_init(&r.cond, NULL);
+    slots_init(&r, readers);
+    workers_start(&r);
+
+    pthread_t *rt = g_new(pthread_t, readers);
+    for (unsigned k = 0; k < readers; k++)
+        pthread_create(&rt[k], NULL, slice_reader, &r);
+    for (unsigned s = 0; s < r.n; s++)
+        pthread_create(&r.workers[s].thread, NULL, worker_main, &r.workers[s]);
+    merge_all(&r, size);
+    for (unsigned s = 0; s < r.n; s++)
+        pthread_join(r.workers[s].thread, NULL);
+    for (unsigned k = 0; k < readers; k++)
+        pthread_join(rt[k], NULL);
+    g_free(rt);
+
+    workers_finish(&r);
+    slots_free(&r);
+    slice_teardown(&r);
+    if (r.have_filter)
+        pcap_freecode(&r.filter);
+    pthread_cond_destroy(&r.cond);
+    pthread_mutex_destroy(&r.lock);
+}
