@@ -578,10 +578,19 @@ static void flow_close(tcp_tracker *t, tcp_flow *f, smtp_end_reason reason, cap_
     expire_by(t, pos.ts_ns + MIN(t->opts.idle_ns, FLOW_CLOSED_LINGER_NS));
 }
 
-static gint by_id(gconstpointer a, gconstpointer b)
+/* The order flows end in when several end at once (idle, end of capture):
+ * conversations by id, then flows with none yet (ending one may start it)
+ * by their first frame.  It does not depend on which other flows share
+ * the tracker, so trackers splitting one capture (pcapd -j) agree. */
+static gint by_end_order(gconstpointer a, gconstpointer b)
 {
     const tcp_flow *fa = *(tcp_flow *const *)a, *fb = *(tcp_flow *const *)b;
-    return fa->info.id < fb->info.id ? -1 : fa->info.id > fb->info.id;
+    uint64_t ia = fa->info.id, ib = fb->info.id;
+    if ((ia == 0) != (ib == 0))
+        return ia == 0 ? 1 : -1;
+    if (ia)
+        return ia < ib ? -1 : ia > ib;
+    return fa->first.frame < fb->first.frame ? -1 : fa->first.frame > fb->first.frame;
 }
 
 static void expire(tcp_tracker *t, int64_t now_ns)
@@ -601,9 +610,7 @@ static void expire(tcp_tracker *t, int64_t now_ns)
         g_ptr_array_add(due, l->data);
     }
     if (due) {
-        /* In id order, as at the end of a capture: then the order does not
-         * depend on which other flows share the tracker (pcapd -j). */
-        g_ptr_array_sort(due, by_id);
+        g_ptr_array_sort(due, by_end_order);
         for (guint i = 0; i < due->len; i++) {
             tcp_flow *f = due->pdata[i];
             flow_end(f, close_reason(f, SMTP_END_IDLE), f->last);
@@ -857,11 +864,10 @@ void tcp_tracker_tick(tcp_tracker *t, int64_t now_ns)
 void tcp_tracker_finish(tcp_tracker *t, cap_pos pos)
 {
     pos.ts_ns = clamp_ts(pos.ts_ns);
-    /* End conversations in the order they started, so reports are stable. */
     GPtrArray *live = g_ptr_array_new();
     for (GList *l = t->active.head; l; l = l->next)
         g_ptr_array_add(live, l->data);
-    g_ptr_array_sort(live, by_id);
+    g_ptr_array_sort(live, by_end_order);
     for (guint i = 0; i < live->len; i++) {
         tcp_flow *f = live->pdata[i];
         flow_end(f, close_reason(f, SMTP_END_EOF), pos);

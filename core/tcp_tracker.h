@@ -88,7 +88,10 @@ tcp_tracker *tcp_tracker_new(const tcp_tracker_options *opts, const tcp_tracker_
 void tcp_tracker_segment(tcp_tracker *t, const tcp_segment *seg);
 
 /* End every live conversation (SMTP_END_EOF at `pos`): end of a capture
- * file, or SIGINT in live mode.  The tracker stays usable; ids continue. */
+ * file, or SIGINT in live mode.  The tracker stays usable; ids continue.
+ * Conversations end in id order, then flows not yet known to be
+ * conversations (ending them may start one) by first frame; flows idle
+ * out in that order too. */
 void tcp_tracker_finish(tcp_tracker *t, cap_pos pos);
 
 /* Close conversations idle since before `now_ns` (live mode timer). */

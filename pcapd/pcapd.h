@@ -338,7 +338,7 @@ void pcapd_read_sharded(pcapd_ctx *c, const char *name);
 struct shard_worker;
 void shard_note_event(struct shard_worker *w, const outbuf *ob, uint64_t conv, bool end,
                       const summary_slow *slow);
-void shard_note_start(struct shard_worker *w, uint64_t conv);
+void shard_note_start(struct shard_worker *w, const tcp_conv_info *conv);
 /* Report libpcap's failure to read record `frame` at byte `offset`. */
 void pcapd_read_error(pcapd_ctx *c, const char *name, uint64_t offset, const char *msg,
                       uint64_t frame);

@@ -123,7 +123,7 @@ static void pcapd_on_start(void *user, const tcp_conv_info *conv)
 {
     pcapd_ctx *c = user;
     if (c->shard)
-        shard_note_start(c->shard, conv->id);
+        shard_note_start(c->shard, conv);
 }
 
 bool pcapd_port_wanted(const pcapd_options *o, const tcp_segment *seg)

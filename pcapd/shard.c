@@ -37,8 +37,14 @@
 /* More workers than this gain nothing and cost a slice each. */
 #define SHARD_MAX_WORKERS 64
 
+/* A conversation as the merge knows it. */
 typedef struct id_pair {
     uint64_t local, global;
+    uint64_t slice;           /* where it started: slice, frame in it */
+    uint32_t idx;
+    uint32_t first;           /* its first frame */
+    bool     late;            /* started while flows were ending (a tick,
+                               * the end of the capture) */
 } id_pair;
 
 /* ---- notes a worker's renderer leaves ---------------------------------- */
@@ -48,9 +54,10 @@ static void note(shard_worker *w, const shard_rec *rec)
     g_array_append_vals(w->out->recs, rec, 1);
 }
 
-void shard_note_start(shard_worker *w, uint64_t conv)
+void shard_note_start(shard_worker *w, const tcp_conv_info *conv)
 {
-    shard_rec rec = { .idx = w->idx, .kind = REC_START, .conv = conv, .tick = w->ticking };
+    shard_rec rec = { .idx = w->idx, .kind = REC_START, .conv = conv->id,
+                      .first = conv->first.frame, .tick = w->ticking };
     note(w, &rec);
 }
 
@@ -175,19 +182,39 @@ static uint64_t global_id(void *user, uint64_t local)
     return p ? p->global : 0;
 }
 
+/* Where a note of worker `w` goes among notes of flows ending at the same
+ * frame: as tcp_tracker_finish() orders flows, conversations by id, then
+ * flows that start a conversation only as they end, by first frame. */
+static void end_rank(shard_run *r, unsigned w, const shard_rec *x, bool *fresh, uint64_t *key)
+{
+    if (x->kind == REC_START) {
+        *fresh = true;
+        *key = x->first;
+        return;
+    }
+    const id_pair *p = g_hash_table_lookup(r->ids[w], &x->conv);
+    *fresh = p && p->late && p->slice == r->merging && p->idx == x->idx;
+    *key = !p ? 0 : *fresh ? p->first : p->global;
+}
+
 /* Does worker a's next note come before worker b's? */
 static bool before(shard_run *r, unsigned a, const shard_rec *x, unsigned b, const shard_rec *y)
 {
     if (x->idx != y->idx)
         return x->idx < y->idx;
-    if (x->idx == REC_AT_END)
-        return global_id(&(id_map){ r, a }, x->conv) < global_id(&(id_map){ r, b }, y->conv);
-    /* At one frame: what expired (by id, as one tracker expires), then
-     * the segment's own events, which are all one worker's. */
-    if (x->tick != y->tick)
+    /* At one frame: what ended on a tick, then the segment's own events,
+     * which are all one worker's. */
+    if (x->idx != REC_AT_END && x->tick != y->tick)
         return x->tick;
-    if (x->tick)
-        return global_id(&(id_map){ r, a }, x->conv) < global_id(&(id_map){ r, b }, y->conv);
+    if (x->idx == REC_AT_END || x->tick) {
+        bool fa, fb;
+        uint64_t ka, kb;
+        end_rank(r, a, x, &fa, &ka);
+        end_rank(r, b, y, &fb, &kb);
+        if (fa != fb)
+            return fb;
+        return ka < kb;
+    }
     return a < b;
 }
 
@@ -200,6 +227,7 @@ static void report_error(shard_run *r, const slice *sl)
 static void merge_slice(shard_run *r, slice *sl)
 {
     pcapd_ctx *c = r->main;
+    r->merging = sl->index;
     guint next[SHARD_MAX_WORKERS] = { 0 }, mark[SHARD_MAX_WORKERS] = { 0 };
     size_t from[SHARD_MAX_WORKERS] = { 0 };
     bool error_told = !sl->last;
@@ -231,6 +259,10 @@ static void merge_slice(shard_run *r, slice *sl)
             id_pair *p = g_new(id_pair, 1);
             p->local = rec->conv;
             p->global = ++r->next_id;
+            p->slice = sl->index;
+            p->idx = rec->idx;
+            p->first = rec->first;
+            p->late = rec->tick || rec->idx == REC_AT_END;
             g_hash_table_insert(r->ids[s], &p->local, p);
         } else if (rec->kind == REC_SLOW) {
             summary_slow w = rec->slow;

@@ -45,6 +45,7 @@ typedef struct shard_rec {
     bool         end;         /* REC_OUT: the conversation's last event */
     bool         tick;        /* caused by another worker's segment (expiry) */
     uint64_t     conv;        /* worker-local conversation id */
+    uint32_t     first;       /* REC_START: the conversation's first frame */
     size_t       upto;        /* REC_OUT: ob.len after the event */
     summary_slow slow;        /* REC_SLOW */
 } shard_rec;
@@ -130,9 +131,10 @@ typedef struct shard_run {
     uint64_t     prev_end, prev_frames_end;
     cap_pos      prev_end_pos;
     shard_worker *workers;
-    /* The merger's: worker-local conversation id -> id in the report. */
+    /* The merger's: worker-local conversation id -> id_pair. */
     GHashTable  **ids;
     uint64_t     next_id;
+    uint64_t     merging;     /* the slice being merged */
 } shard_run;
 
 static inline const uint8_t *shard_pkt_bytes(const slice *sl, const shard_pkt *pk)
