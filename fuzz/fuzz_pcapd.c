@@ -3,7 +3,8 @@
  * Input layout (see README.md):
  *   byte 0     options: bits0-1 format (text, NDJSON, CSV; 3 = NDJSON),
  *              bit2 --show-secrets, bit3 --summary, bit4 no heuristic,
- *              bit5 a small flow table (--max-conversations 4)
+ *              bit5 a small flow table (--max-conversations 4),
+ *              bit6 differential -j run, bit7 (with bit6) -j 3 not -j 2
  *   the rest   the capture file (pcap, pcapng, gzip: whatever pcapd reads)
  *
  * The file goes to a temporary path and pcapd_run() reads it exactly as
@@ -11,7 +12,11 @@
  * tracker, the engine and the chosen renderer, with the report going to
  * /dev/null.  The exit status must be one pcapd documents for a file run
  * (0, or 3 for a damaged input); crashes, leaks and hangs are the rest.
+ * With bit6 the file is read a second time with -j 2 (or 3) in slices of
+ * FUZZ_SLICE_BYTES, and both reports and exit statuses must be identical
+ * (unless bit5: the flow-table cap is per thread by design).
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,23 +27,79 @@
 #include "fuzz_check.h"
 #include "pcapd.h"
 
+/* Small slices, so that even a fuzzer's small files span several. */
+#define FUZZ_SLICE_BYTES "97"
+
 static char *capture_path;
+static char *report_path[2];
+static int report_fd[2];
+static int null_fd;
 
 static void remove_scratch(void)
 {
     unlink(capture_path);
+    unlink(report_path[0]);
+    unlink(report_path[1]);
 }
 
-/* Once per process: a scratch file (removed at exit), and stdout to
+static int scratch_file(const char *tmpl, char **path)
+{
+    GError *err = NULL;
+    int fd = g_file_open_tmp(tmpl, path, &err);
+    FUZZ_CHECK(fd >= 0, "cannot make a temporary file: %s", err ? err->message : "?");
+    return fd;
+}
+
+/* Once per process: scratch files (removed at exit), and stdout to
  * /dev/null. */
 static void setup(void)
 {
-    GError *err = NULL;
-    int fd = g_file_open_tmp("fuzz_pcapd-XXXXXX.pcap", &capture_path, &err);
-    FUZZ_CHECK(fd >= 0, "cannot make a temporary file: %s", err ? err->message : "?");
-    close(fd);
+    close(scratch_file("fuzz_pcapd-XXXXXX.pcap", &capture_path));
+    report_fd[0] = scratch_file("fuzz_pcapd-XXXXXX.j1", &report_path[0]);
+    report_fd[1] = scratch_file("fuzz_pcapd-XXXXXX.jN", &report_path[1]);
     atexit(remove_scratch);
-    FUZZ_CHECK(freopen("/dev/null", "w", stdout) != NULL, "cannot send stdout to /dev/null");
+    null_fd = open("/dev/null", O_WRONLY);
+    FUZZ_CHECK(null_fd >= 0, "cannot open /dev/null");
+    FUZZ_CHECK(dup2(null_fd, STDOUT_FILENO) >= 0, "cannot send stdout to /dev/null");
+    setenv("SMTPSCOPE_SLICE_BYTES", FUZZ_SLICE_BYTES, 1);
+}
+
+/* Run pcapd with its report in report file `k`. */
+static int run_into(const pcapd_options *o, int k)
+{
+    FUZZ_CHECK(ftruncate(report_fd[k], 0) == 0 && lseek(report_fd[k], 0, SEEK_SET) == 0,
+               "cannot reset a report file");
+    fflush(stdout);
+    dup2(report_fd[k], STDOUT_FILENO);
+    int code = pcapd_run(o);
+    fflush(stdout);
+    dup2(null_fd, STDOUT_FILENO);
+    return code;
+}
+
+static GBytes *report(int k)
+{
+    gchar *text;
+    gsize len;
+    FUZZ_CHECK(g_file_get_contents(report_path[k], &text, &len, NULL), "cannot read a report");
+    return g_bytes_new_take(text, len);
+}
+
+/* -j N must write the report a single thread writes. */
+static void differential(pcapd_options *o, unsigned jobs)
+{
+    int one = run_into(o, 0);
+    o->jobs = jobs;
+    int many = run_into(o, 1);
+    FUZZ_CHECK(one == PCAPD_EXIT_OK || one == PCAPD_EXIT_INPUT, "pcapd_run returned %d", one);
+    FUZZ_CHECK(one == many, "exit status %d, with -j %u %d", one, jobs, many);
+    if (o->max_live)
+        return;
+    GBytes *a = report(0), *b = report(1);
+    FUZZ_CHECK(g_bytes_equal(a, b), "the report differs with -j %u (%zu and %zu bytes)", jobs,
+               g_bytes_get_size(a), g_bytes_get_size(b));
+    g_bytes_unref(a);
+    g_bytes_unref(b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -66,6 +127,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .quiet = true,
         .color = -1,
     };
+    if (data[0] & 0x40) {
+        differential(&o, data[0] & 0x80 ? 3 : 2);
+        return 0;
+    }
     int code = pcapd_run(&o);
     FUZZ_CHECK(code == PCAPD_EXIT_OK || code == PCAPD_EXIT_INPUT, "pcapd_run returned %d", code);
     return 0;
