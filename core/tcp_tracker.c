@@ -111,7 +111,8 @@ struct tcp_flow {
     flow_hdr     hd;          /* first: the table points at its key */
     bool         syn_seen;    /* SYN or SYN+ACK: the start was captured */
     bool         rst;
-    int64_t      list_ns;     /* when it was last put at the head of its list */
+    int64_t      list_ns;     /* tracker clock when last put at the list's head */
+    int64_t      touched;     /* tracker clock at its latest packet */
     cap_pos      last;        /* latest packet of the flow */
     GList        link;        /* in t->active */
     tcp_tracker *t;
@@ -133,7 +134,8 @@ struct tcp_tracker {
                                * stays small enough to stay in cache */
     GQueue       active;
     tomb_ring    tombs;
-    int64_t      expire_at;   /* no list tail is due before this */
+    int64_t      clock;       /* the latest capture time seen (see expire()) */
+    int64_t      expire_at;   /* nothing is due before this clock */
     uint64_t     next_id;
     tcp_tracker_stats stats;
 };
@@ -573,9 +575,9 @@ static void tombs_free(tcp_tracker *t)
 static void flow_close(tcp_tracker *t, tcp_flow *f, smtp_end_reason reason, cap_pos pos)
 {
     flow_end(f, reason, pos);
-    tomb_add(t, &f->hd, pos.ts_ns);
+    tomb_add(t, &f->hd, t->clock);
     flow_destroy(t, f);
-    expire_by(t, pos.ts_ns + MIN(t->opts.idle_ns, FLOW_CLOSED_LINGER_NS));
+    expire_by(t, t->clock + MIN(t->opts.idle_ns, FLOW_CLOSED_LINGER_NS));
 }
 
 /* The order flows end in when several end at once (idle, end of capture):
@@ -593,10 +595,23 @@ static gint by_end_order(gconstpointer a, gconstpointer b)
     return fa->first.frame < fb->first.frame ? -1 : fa->first.frame > fb->first.frame;
 }
 
+/* Close what has been idle too long as of the tracker clock `now_ns`.
+ *
+ * Times here are the tracker's clock, the latest capture time seen, not a
+ * packet's own time: so the active list (newest at the head) and the
+ * tombstone ring are in clock order even when capture timestamps jump
+ * back, and whether a flow idles out depends on that flow and the clock
+ * alone, never on which other flows share the tracker (pcapd -j splits one
+ * capture across trackers that all see the clock move).  A flow is idle
+ * once `idle` has passed since its latest packet (`touched`); it sits in
+ * the list by the time it was last moved to the head (`list_ns`, at most
+ * FLOW_TOUCH_NS before `touched`), so only the tail part moved before
+ * now - idle need be looked at, and those touched since are passed over. */
 static void expire(tcp_tracker *t, int64_t now_ns)
 {
     int64_t idle = t->opts.idle_ns;
     int64_t linger = MIN(idle, FLOW_CLOSED_LINGER_NS);
+    int64_t next = INT64_MAX;
     GList *l;
 
     flow_tomb *tb;
@@ -604,11 +619,18 @@ static void expire(tcp_tracker *t, int64_t now_ns)
     while ((tb = tomb_oldest(t)) && now_ns - tb->closed_ns > linger)
         tomb_pop(t);
     GPtrArray *due = NULL;
-    for (l = t->active.tail; l && now_ns - ((tcp_flow *)l->data)->last.ts_ns > idle; l = l->prev) {
+    for (l = t->active.tail; l && now_ns - ((tcp_flow *)l->data)->list_ns > idle; l = l->prev) {
+        tcp_flow *f = l->data;
+        if (now_ns - f->touched <= idle) {
+            next = MIN(next, f->touched + idle);
+            continue;
+        }
         if (!due)
             due = g_ptr_array_new();
-        g_ptr_array_add(due, l->data);
+        g_ptr_array_add(due, f);
     }
+    if (l)
+        next = MIN(next, ((tcp_flow *)l->data)->list_ns + idle);
     if (due) {
         g_ptr_array_sort(due, by_end_order);
         for (guint i = 0; i < due->len; i++) {
@@ -619,11 +641,9 @@ static void expire(tcp_tracker *t, int64_t now_ns)
         }
         g_ptr_array_free(due, TRUE);
     }
-    t->expire_at = INT64_MAX;
+    t->expire_at = next;
     if ((tb = tomb_oldest(t)))
         expire_by(t, tb->closed_ns + linger);
-    if ((l = t->active.tail))
-        expire_by(t, ((tcp_flow *)l->data)->last.ts_ns + idle);
 }
 
 /* Make room for one more flow: the least recently active conversation is
@@ -645,7 +665,7 @@ static void flow_touch(tcp_tracker *t, tcp_flow *f, int64_t now_ns)
     f->list_ns = now_ns;
     /* a new tail may be due sooner than the one it replaces */
     if (tail == &f->link)
-        expire_by(t, ((tcp_flow *)t->active.tail->data)->last.ts_ns + t->opts.idle_ns);
+        expire_by(t, ((tcp_flow *)t->active.tail->data)->list_ns + t->opts.idle_ns);
 }
 
 static tcp_flow *flow_new(tcp_tracker *t, const flow_key *k, uint32_t h, const tcp_segment *seg)
@@ -658,12 +678,12 @@ static tcp_flow *flow_new(tcp_tracker *t, const flow_key *k, uint32_t h, const t
     f->t = t;
     f->link.data = f;
     f->first = f->last = seg->pos;
-    f->list_ns = seg->pos.ts_ns;
+    f->list_ns = f->touched = t->clock;
     flow_reset(f, port_listed(t, k->port[0]) || port_listed(t, k->port[1]) ? FLOW_SMTP
                                                                           : FLOW_UNDECIDED);
     flow_table_insert(&t->table, &f->hd.key, h);
     g_queue_push_head_link(&t->active, &f->link);
-    expire_by(t, seg->pos.ts_ns + t->opts.idle_ns);
+    expire_by(t, t->clock + t->opts.idle_ns);
     if (++t->stats.live > t->stats.peak_live)
         t->stats.peak_live = t->stats.live;
     return f;
@@ -783,6 +803,16 @@ static int64_t clamp_ts(int64_t ts)
 
 static void segment_in(tcp_tracker *t, const tcp_segment *seg);
 
+/* Capture time `now_ns` was seen: the clock moves on (never back), and
+ * whatever that makes idle is closed. */
+static void clock_advance(tcp_tracker *t, int64_t now_ns)
+{
+    if (now_ns > t->clock)
+        t->clock = now_ns;
+    if (t->clock > t->expire_at)
+        expire(t, t->clock);
+}
+
 void tcp_tracker_segment(tcp_tracker *t, const tcp_segment *seg)
 {
     if (seg->pos.ts_ns != clamp_ts(seg->pos.ts_ns)) {
@@ -800,8 +830,7 @@ static void segment_in(tcp_tracker *t, const tcp_segment *seg)
 
     t->stats.segments++;
     t->stats.tcp_bytes += seg->len;
-    if (seg->pos.ts_ns > t->expire_at)
-        expire(t, seg->pos.ts_ns);
+    clock_advance(t, seg->pos.ts_ns);
     /* The common case in a mixed capture: not an SMTP port and no
      * heuristic, so no table lookup at all. */
     if (!t->opts.heuristic && !port_listed(t, seg->sport) && !port_listed(t, seg->dport))
@@ -836,8 +865,9 @@ static void segment_in(tcp_tracker *t, const tcp_segment *seg)
         if (syn_only)
             flow_reused(t, f, from, seg);
     }
-    if (seg->pos.ts_ns - f->list_ns > FLOW_TOUCH_NS)
-        flow_touch(t, f, seg->pos.ts_ns);
+    if (t->clock - f->list_ns > FLOW_TOUCH_NS)
+        flow_touch(t, f, t->clock);
+    f->touched = t->clock;
     f->last = seg->pos;
     if (f->hd.kind == FLOW_NOT_SMTP) {
         if (seg->flags & TCPF_RST || ((seg->flags & TCPF_FIN) && f->side[1 - from].fin))
@@ -851,14 +881,13 @@ static void segment_in(tcp_tracker *t, const tcp_segment *seg)
 
 void tcp_tracker_expire(tcp_tracker *t, int64_t now_ns)
 {
-    expire(t, clamp_ts(now_ns));
+    t->clock = MAX(t->clock, clamp_ts(now_ns));
+    expire(t, t->clock);
 }
 
 void tcp_tracker_tick(tcp_tracker *t, int64_t now_ns)
 {
-    now_ns = clamp_ts(now_ns);
-    if (now_ns > t->expire_at)
-        expire(t, now_ns);
+    clock_advance(t, clamp_ts(now_ns));
 }
 
 void tcp_tracker_finish(tcp_tracker *t, cap_pos pos)
@@ -876,6 +905,8 @@ void tcp_tracker_finish(tcp_tracker *t, cap_pos pos)
     g_ptr_array_free(live, TRUE);
     tombs_free(t);
     t->expire_at = INT64_MAX;
+    /* The next capture's clock starts afresh: its times may be earlier. */
+    t->clock = 0;
 }
 
 const tcp_tracker_stats *tcp_tracker_get_stats(const tcp_tracker *t)
