@@ -113,7 +113,12 @@ static void read_capture(pcapd_ctx *c, pcap_t *p, const pcapd_stream *st, const 
                          uint64_t size)
 {
     int dlt = pcap_datalink(p);
-    if (!pcapd_link_usable(c, p, name) || !pcapd_set_filter(c, p, name))
+    if (!pcapd_link_usable(c, p, name))
+        return;
+    /* The filter is run here, not by libpcap, so that every record passes
+     * through the offset count. */
+    struct bpf_program filter;
+    if (c->opts->filter && !pcapd_compile_filter(c, p, name, &filter))
         return;
 
     progress pg;
@@ -128,16 +133,20 @@ static void read_capture(pcapd_ctx *c, pcap_t *p, const pcapd_stream *st, const 
     int snap = pcap_snapshot(p);
     int rc;
     while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+        off = pcapd_stream_after(st, off, rec_hdr, h->caplen, snap);
+        if (c->opts->filter && !pcap_offline_filter(&filter, h, data))
+            continue;
         frame++;
         /* Opened with nanosecond precision: tv_usec holds nanoseconds. */
         last.ts_ns = pcapd_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
         last.frame = frame;
         pcapd_packet(c, data, h->caplen, h->len, dlt, last);
-        off = pcapd_stream_after(st, off, rec_hdr, h->caplen, snap);
         if ((frame & 0x3ff) == 0 && pg.enabled)
             progress_update(&pg, off);
     }
     progress_end(&pg);
+    if (c->opts->filter)
+        pcap_freecode(&filter);
     if (rc == -1)
         pcapd_read_error(c, name, off, pcap_geterr(p), (uint64_t)frame + 1);
     /* Whatever happened, the conversations read so far are reported. */

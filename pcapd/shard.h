@@ -113,6 +113,7 @@ typedef struct shard_run {
     uint8_t      head[24];    /* the file header */
     unsigned     rec_hdr;     /* bytes of a record header */
     bool         big_endian, nsec;
+    bool         swapped;     /* not the host's byte order */
     uint64_t     n_slices;
     /* One reader (pcapng, gzip, a pipe): */
     pcap_t      *p;

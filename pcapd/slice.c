@@ -191,10 +191,13 @@ static uint64_t walk_mapped(shard_run *r, slice *sl)
         uint32_t caplen = rd32(r, rec + 8);
         if (caplen > r->max_caplen || caplen > r->size - off - r->rec_hdr)
             break;
-        /* As libpcap: 32-bit signed fields, microseconds scaled up. */
+        /* As libpcap 1.10 reads them: the time fields are signed in a
+         * file of the host's byte order, unsigned in a swapped one;
+         * microseconds are scaled up. */
         struct pcap_pkthdr h;
-        h.ts.tv_sec = (int32_t)rd32(r, rec);
-        h.ts.tv_usec = (int32_t)rd32(r, rec + 4);
+        uint32_t sec = rd32(r, rec), frac = rd32(r, rec + 4);
+        h.ts.tv_sec = r->swapped ? (time_t)sec : (time_t)(int32_t)sec;
+        h.ts.tv_usec = r->swapped ? (suseconds_t)frac : (suseconds_t)(int32_t)frac;
         if (!r->nsec)
             h.ts.tv_usec *= 1000;
         h.caplen = caplen;
@@ -409,6 +412,7 @@ bool slice_setup(shard_run *r, pcap_t *p, pcapd_stream *stream, uint64_t size)
     if (fd >= 0 && pread(fd, r->head, sizeof r->head, 0) == (ssize_t)sizeof r->head) {
         /* a1 b2 .. ..: big-endian; b2 3c or 3c b2 in the middle: ns. */
         r->big_endian = r->head[0] == 0xa1;
+        r->swapped = r->big_endian != (G_BYTE_ORDER == G_BIG_ENDIAN);
         r->nsec = r->head[1] == 0x3c || r->head[2] == 0x3c;
         r->parallel = true;
         r->fd = fd;
