@@ -19,9 +19,7 @@
  * Where it can still differ, all at limits: the live-flow cap
  * (--max-conversations) and the tombstone ring apply to each worker, so
  * they bite later; the text renderer's bound on pending text and the
- * summary's bound on distinct failure replies count each worker alone; and
- * a flow due to idle out but queued behind a busier one in a single
- * tracker's activity list may end up to FLOW_TOUCH_NS earlier in a worker.
+ * summary's bound on distinct failure replies count each worker alone.
  *
  * Memory: slots hold at most (readers + 2) slices of about S bytes each,
  * (in the file's mapping or copied), plus the workers' reports of them.
