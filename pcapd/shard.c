@@ -77,6 +77,12 @@ void shard_note_event(shard_worker *w, const outbuf *ob, uint64_t conv, bool end
 
 static void tick(shard_worker *w, int64_t ts_ns)
 {
+    /* The tracker's clock only moves forward: an earlier time is a no-op,
+     * and most packets of a capture are not later than the latest seen
+     * by much, so skip the call for those. */
+    if (ts_ns <= w->clock)
+        return;
+    w->clock = ts_ns;
     w->ticking = true;
     tcp_tracker_tick(w->ctx.tracker, ts_ns);
     w->ticking = false;
@@ -149,7 +155,7 @@ static void *worker_main(void *arg)
         slice *sl = shard_slot(r, i);
         pthread_mutex_lock(&r->lock);
         while (i <= r->stop && !(sl->index == i && sl->state == SLOT_READY))
-            pthread_cond_wait(&r->cond, &r->lock);
+            pthread_cond_wait(&r->ready, &r->lock);
         bool past_end = i > r->stop;
         pthread_mutex_unlock(&r->lock);
         if (past_end)
@@ -159,7 +165,7 @@ static void *worker_main(void *arg)
         bool last = sl->last;
         pthread_mutex_lock(&r->lock);
         sl->shards_done++;
-        pthread_cond_broadcast(&r->cond);
+        pthread_cond_signal(&r->done);
         pthread_mutex_unlock(&r->lock);
         if (last)
             break;
@@ -305,7 +311,7 @@ static void release_slice(shard_run *r, slice *sl)
     pthread_mutex_lock(&r->lock);
     sl->shards_done = 0;
     sl->state = SLOT_FREE;
-    pthread_cond_broadcast(&r->cond);
+    pthread_cond_broadcast(&r->freed);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -318,7 +324,7 @@ static void merge_all(shard_run *r, uint64_t size)
         slice *sl = shard_slot(r, i);
         pthread_mutex_lock(&r->lock);
         while (!(sl->index == i && sl->state == SLOT_READY && sl->shards_done == r->n))
-            pthread_cond_wait(&r->cond, &r->lock);
+            pthread_cond_wait(&r->done, &r->lock);
         pthread_mutex_unlock(&r->lock);
         bool last = sl->last;
         if (last)
@@ -443,7 +449,9 @@ void pcapd_read_sharded(pcapd_ctx *c, const char *name)
     slice_setup(&r, p, stream, size);
     unsigned readers = r.parallel ? r.n : 1;
     pthread_mutex_init(&r.lock, NULL);
-    pthread_cond_init(&r.cond, NULL);
+    pthread_cond_init(&r.ready, NULL);
+    pthread_cond_init(&r.done, NULL);
+    pthread_cond_init(&r.freed, NULL);
     slots_init(&r, readers);
     workers_start(&r);
 
@@ -464,6 +472,8 @@ void pcapd_read_sharded(pcapd_ctx *c, const char *name)
     slice_teardown(&r);
     if (r.have_filter)
         pcap_freecode(&r.filter);
-    pthread_cond_destroy(&r.cond);
+    pthread_cond_destroy(&r.ready);
+    pthread_cond_destroy(&r.done);
+    pthread_cond_destroy(&r.freed);
     pthread_mutex_destroy(&r.lock);
 }

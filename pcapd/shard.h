@@ -91,6 +91,7 @@ typedef struct shard_worker {
     decode_stats scratch;     /* fragment counts of workers other than 0 */
     uint32_t   idx;           /* the frame being run (shard_rec.idx) */
     bool       ticking;       /* inside tcp_tracker_tick() */
+    int64_t    clock;         /* the latest time ticked */
     shard_out *out;           /* the slice being run */
     pthread_t  thread;
 } shard_worker;
@@ -122,7 +123,9 @@ typedef struct shard_run {
     uint64_t     offset;      /* where the next record starts */
 
     pthread_mutex_t lock;
-    pthread_cond_t  cond;     /* any state change; everyone re-checks */
+    pthread_cond_t  ready;    /* a slice was confirmed, or the end found */
+    pthread_cond_t  done;     /* a worker finished a slice */
+    pthread_cond_t  freed;    /* a slot was freed, or the end found */
     slice       *slots;
     unsigned     n_slots;
     uint64_t     next_claim;  /* next slice a reader takes */

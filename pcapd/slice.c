@@ -318,10 +318,12 @@ static uint64_t confirm(shard_run *r)
         r->prev_frames_end = sl->base + sl->n_frames;
         r->prev_end_pos = sl->end_pos;
         sl->state = SLOT_READY;
-        if (sl->last)
+        if (sl->last) {
             r->stop = i;
+            pthread_cond_broadcast(&r->freed);     /* readers waiting can stop */
+        }
         r->next_ready++;
-        pthread_cond_broadcast(&r->cond);
+        pthread_cond_broadcast(&r->ready);
     }
 }
 
@@ -339,7 +341,7 @@ static slice *claim(shard_run *r)
             sl->state = SLOT_READING;
             return sl;
         }
-        pthread_cond_wait(&r->cond, &r->lock);
+        pthread_cond_wait(&r->freed, &r->lock);
     }
 }
 
@@ -368,7 +370,6 @@ void *slice_reader(void *arg)
             pthread_mutex_lock(&r->lock);
             x->state = SLOT_READ;
         }
-        pthread_cond_broadcast(&r->cond);
     }
     pthread_mutex_unlock(&r->lock);
     return NULL;
