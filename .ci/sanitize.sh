@@ -1,11 +1,13 @@
 #!/bin/sh
-# sanitize.sh -- the whole test suite under ASan+UBSan, then every fuzzer for
-# a bounded time.  Fails on any test failure and on any fuzzer finding.
+# sanitize.sh -- the whole test suite under ASan+UBSan, pcapd -j under
+# ThreadSanitizer, then every fuzzer for a bounded time.  Fails on any test
+# failure, data race or fuzzer finding.
 #
 # Usage: sh .ci/sanitize.sh            (from anywhere in a clone, as root)
 # Environment:
 #   FUZZ_SECONDS  time per fuzz target (default 60; 0 skips fuzzing)
 #   BUILD_DIR     build directory (default build-san)
+#   TSAN_BUILD_DIR  ThreadSanitizer build of pcapd (default build-tsan)
 #   JOBS          parallel build and test jobs (default 2)
 #   SANITIZE_PLUGIN_TESTS=1  also run the tests labelled "plugin" (see below)
 # Findings are written to $BUILD_DIR/fuzz-findings/<target>/; copy each one
@@ -34,6 +36,29 @@ skip_label="-LE ^plugin$"
 [ "${SANITIZE_PLUGIN_TESTS:-0}" = 1 ] && skip_label=""
 # shellcheck disable=SC2086
 ctest --test-dir "$build" --output-on-failure -j"$jobs" $skip_label
+
+# pcapd -j splits one capture across threads: run it under ThreadSanitizer
+# on every sample, cut into small slices so that readers, workers and the
+# merge all interleave.  (G_SLICE=always-malloc: GLib's slice allocator
+# hands blocks between threads in ways TSan cannot see.)
+tsan=${TSAN_BUILD_DIR:-build-tsan}
+CC=clang cmake -S . -B "$tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_FLAGS="-fsanitize=thread" >/dev/null
+cmake --build "$tsan" -j"$jobs" --target pcapd >/dev/null
+races=0
+for f in samples/*.pcap samples/*.pcapng samples/*.gz; do
+    [ -f "$f" ] || continue
+    rc=0
+    G_SLICE=always-malloc TSAN_OPTIONS="halt_on_error=1 exitcode=66" SMTPSCOPE_SLICE_BYTES=1500 \
+        "$tsan/pcapd/pcapd" -q -j 3 --format ndjson "$f" >/dev/null 2>"$tsan/tsan.log" || rc=$?
+    if [ "$rc" -eq 66 ]; then
+        echo "sanitize: ThreadSanitizer report on pcapd -j 3 $f:" >&2
+        grep -A12 "WARNING: ThreadSanitizer" "$tsan/tsan.log" | head -30 >&2
+        races=1
+    fi
+done
+[ "$races" -eq 0 ] || exit 1
+echo "sanitize: pcapd -j 3 on every sample under ThreadSanitizer: no race"
 
 [ "$seconds" -gt 0 ] || exit 0
 status=0
