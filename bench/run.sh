@@ -12,7 +12,8 @@
 #   pcapd                    default report > /dev/null
 #   tshark built-in SMTP     -Y smtp.response -T fields ...
 #   tshark + smtpscope       -Y smtpscope.reply.code -T fields ... (if the plugin is built)
-# and pcapd -j 1 / -j 2 over four 100 MB files (if pcapd --help lists -j),
+# and pcapd -j 1 / -j 2 over four 100 MB files and on each single file (if
+# pcapd --help lists -j),
 # and prints the median wall time, MB/s, packets/s and peak RSS of each, then
 # the ratios the targets are stated in, and the core micro-benchmark.
 # --profile also samples pcapd (on the biggest file) and core_bench with perf
@@ -237,6 +238,22 @@ else
     say "!! pcapd has no -j: multi-file scaling not measured"
 fi
 
+# --- pcapd -j on one file ------------------------------------------------------
+# One file with -j 2: connections split across two trackers, the classic pcap
+# file read in slices by two threads.  The report must not change.
+if [ "$PCAPD_J" = 1 ]; then
+    for s in "${SIZES[@]}"; do
+        f=${FILE[$s]}
+        WARM=("$f")
+        if [ "$s" = 100M ]; then runs=$RUNS; else runs=$BIG_RUNS; fi
+        a=$("$PCAPD" -q --format ndjson "$f" | sha256sum | cut -d' ' -f1)
+        b=$("$PCAPD" -q -j 2 --format ndjson "$f" | sha256sum | cut -d' ' -f1)
+        if [ "$a" = "$b" ]; then verdict="identical"; else verdict="DIFFERENT"; fi
+        say "== one file of $s with -j 2 (report $verdict to -j 1)"
+        measure pcapd-ndjson-j2 "$s" "$runs" "$PCAPD" -j 2 --format ndjson "$f"
+    done
+fi
+
 # --- ratios ------------------------------------------------------------------
 # ratio NAME A B TARGET: A/B of the median wall times and of the median CPU
 # times, or of the peak RSS when A and B start with RSS:.
@@ -261,6 +278,9 @@ for s in "${SIZES[@]}"; do
     ratio "tshark plugin / tshark built-in ($s)" "tshark-plugin@$s" "tshark-builtin@$s" "<= 1.10"
 done
 ratio "pcapd -j 1 / pcapd -j 2 (4 files)" "pcapd-ndjson-j1@4x100M" "pcapd-ndjson-j2@4x100M" "wall close to 2 on 2 cores"
+for s in "${SIZES[@]}"; do
+    ratio "pcapd -j 1 / pcapd -j 2 (one file, $s)" "pcapd-ndjson@$s" "pcapd-ndjson-j2@$s" "wall close to 2 on 2 cores"
+done
 if [ "$BIG" = 1 ]; then
     ratio "pcapd ndjson peak RSS 1G / 100M" "RSS:pcapd-ndjson@1G" "RSS:pcapd-ndjson@100M" "<= 1.2, and < 64 MB"
     ratio "pcapd report peak RSS 1G / 100M" "RSS:pcapd-report@1G" "RSS:pcapd-report@100M" "<= 1.2, and < 64 MB"
