@@ -28,6 +28,7 @@ RUNS=9            # per tool on the 100 MB file (runs of ~50 ms are noisy)
 BIG_RUNS=5        # per fast tool on the 1 GB file
 TSHARK_RUNS=3     # tshark on the 100 MB file (about 4 s a run)
 BIG_TSHARK_RUNS=2 # tshark on the 1 GB file (about 35 s a run)
+JOBS_RUNS=9       # pcapd -j 1 / -j 2 pairs, run alternately
 SEED=1
 BIG=1
 PROFILE=0
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --no-big) BIG=0 ;;
     --no-tshark) NO_TSHARK=1 ;;
-    --runs) RUNS=$2; BIG_RUNS=$2; shift ;;
+    --runs) RUNS=$2; BIG_RUNS=$2; JOBS_RUNS=$2; shift ;;
     --seed) SEED=$2; shift ;;
     --profile) PROFILE=1 ;;
     -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -164,38 +165,65 @@ fi
 # per CPU second: on a quiet machine that equals wall time for these
 # single-threaded programs (the file is in the page cache), and it is far
 # less disturbed than wall time when other work shares the cores.
-declare -A SECS CPU RSS
+declare -A SECS CPU RSS WALLS CPUS PEAK
 median() { sort -n | sed -n "$((($1 + 1) / 2))p"; }
-measure() {
-    local label=$1 size=$2 runs=$3
-    shift 3
-    local walls=() cpus=() peak=0 i r
-    local TIMEFORMAT='%3R %3U %3S' w u sy
-    for ((i = 0; i < runs; i++)); do
-        # This VM drops page-cache pages within minutes, so the input is read
-        # back into memory right before every run.
-        cat "${WARM[@]}" >/dev/null
-        # bash's time (millisecond CPU times) around /usr/bin/time (peak RSS).
-        if ! { time /usr/bin/time -f '%M' -o "$TMP/rss" "$@" >/dev/null 2>"$TMP/err"; } 2>"$TMP/times"; then
-            say "!! $label on $size failed: $(tail -2 "$TMP/err" | tr '\n' ' ')"
-            return 0
-        fi
-        read -r w u sy <"$TMP/times"
-        walls+=("$(awk -v w="$w" 'BEGIN { printf "%d", w * 1e6 }')")
-        cpus+=("$(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%d", (u + s) * 1e6 }')")
-        r=$(tail -1 "$TMP/rss")
-        if ((r > peak)); then peak=$r; fi
-    done
-    SECS[$label@$size]=$(printf '%s\n' "${walls[@]}" | median "$runs")
-    CPU[$label@$size]=$(printf '%s\n' "${cpus[@]}" | median "$runs")
-    local best
-    best=$(printf '%s\n' "${cpus[@]}" | sort -n | sed -n 1p)
-    RSS[$label@$size]=$peak
+# run_once LABEL SIZE CMD...: one timed run, added to LABEL@SIZE's samples.
+run_once() {
+    local key=$1@$2 w u sy r
+    shift 2
+    local TIMEFORMAT='%3R %3U %3S'
+    # This VM drops page-cache pages within minutes, so the input is read
+    # back into memory right before every run.
+    cat "${WARM[@]}" >/dev/null
+    # bash's time (millisecond CPU times) around /usr/bin/time (peak RSS).
+    if ! { time /usr/bin/time -f '%M' -o "$TMP/rss" "$@" >/dev/null 2>"$TMP/err"; } 2>"$TMP/times"; then
+        say "!! ${key%@*} on ${key#*@} failed: $(tail -2 "$TMP/err" | tr '\n' ' ')"
+        return 1
+    fi
+    read -r w u sy <"$TMP/times"
+    WALLS[$key]+=" $(awk -v w="$w" 'BEGIN { printf "%d", w * 1e6 }')"
+    CPUS[$key]+=" $(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%d", (u + s) * 1e6 }')"
+    r=$(tail -1 "$TMP/rss")
+    if ((r > ${PEAK[$key]:-0})); then PEAK[$key]=$r; fi
+}
+# report LABEL SIZE: medians of LABEL@SIZE's samples, printed and kept.
+report() {
+    local label=$1 size=$2 key=$1@$2 runs best
+    [ -n "${WALLS[$key]:-}" ] || return 0
+    runs=$(echo ${WALLS[$key]} | wc -w)
+    SECS[$key]=$(printf '%s\n' ${WALLS[$key]} | median "$runs")
+    CPU[$key]=$(printf '%s\n' ${CPUS[$key]} | median "$runs")
+    best=$(printf '%s\n' ${CPUS[$key]} | sort -n | sed -n 1p)
+    RSS[$key]=${PEAK[$key]}
     local bytes=${BYTES[$size]} frames=${FRAMES[$size]}
-    say "$(awk -v l="$label" -v s="$size" -v us="${SECS[$label@$size]}" -v cpu="${CPU[$label@$size]}" \
-        -v b="$bytes" -v fr="$frames" -v kb="$peak" -v n="$runs" -v best="$best" 'BEGIN {
+    say "$(awk -v l="$label" -v s="$size" -v us="${SECS[$key]}" -v cpu="${CPU[$key]}" \
+        -v b="$bytes" -v fr="$frames" -v kb="${RSS[$key]}" -v n="$runs" -v best="$best" 'BEGIN {
             printf "%-16s %-4s wall %7.3f s  cpu %7.3f s (best %7.3f) %7.0f MB/s %8.0f pkt/s %7.1f MB RSS  (%d runs)\n",
                    l, s, us / 1e6, cpu / 1e6, best / 1e6, b / cpu, fr / (cpu / 1e6), kb / 1024, n }')"
+}
+# measure LABEL SIZE RUNS CMD... (inputs in WARM): median wall time, median
+# CPU time (user + system) and the largest peak RSS over the runs.  MB/s and
+# packets/s are per CPU second: on a quiet machine that equals wall time for
+# these single-threaded programs (the file is in the page cache), and it is
+# far less disturbed than wall time when other work shares the cores.
+measure() {
+    local label=$1 size=$2 runs=$3 i
+    shift 3
+    for ((i = 0; i < runs; i++)); do run_once "$label" "$size" "$@" || return 0; done
+    report "$label" "$size"
+}
+# measure_jobs LABEL SIZE RUNS INPUT...: pcapd --format ndjson with -j 1 and
+# -j 2, run alternately, so that a change in the machine's load between
+# runs weighs on both alike (as LABEL-j1 and LABEL-j2).
+measure_jobs() {
+    local label=$1 size=$2 runs=$3 i
+    shift 3
+    for ((i = 0; i < runs; i++)); do
+        run_once "$label-j1" "$size" "$PCAPD" -j 1 --format ndjson "$@" || return 0
+        run_once "$label-j2" "$size" "$PCAPD" -j 2 --format ndjson "$@" || return 0
+    done
+    report "$label-j1" "$size"
+    report "$label-j2" "$size"
 }
 
 for s in "${SIZES[@]}"; do
@@ -232,8 +260,7 @@ if [ "$PCAPD_J" = 1 ]; then
     done
     WARM=("${many[@]}")
     say "== 4 files of 100M (seeds $SEED-$((SEED + 3)))"
-    measure pcapd-ndjson-j1 4x100M "$BIG_RUNS" "$PCAPD" -j 1 --format ndjson "${many[@]}"
-    measure pcapd-ndjson-j2 4x100M "$BIG_RUNS" "$PCAPD" -j 2 --format ndjson "${many[@]}"
+    measure_jobs pcapd-ndjson 4x100M "$JOBS_RUNS" "${many[@]}"
 else
     say "!! pcapd has no -j: multi-file scaling not measured"
 fi
@@ -245,12 +272,11 @@ if [ "$PCAPD_J" = 1 ]; then
     for s in "${SIZES[@]}"; do
         f=${FILE[$s]}
         WARM=("$f")
-        if [ "$s" = 100M ]; then runs=$RUNS; else runs=$BIG_RUNS; fi
         a=$("$PCAPD" -q --format ndjson "$f" | sha256sum | cut -d' ' -f1)
         b=$("$PCAPD" -q -j 2 --format ndjson "$f" | sha256sum | cut -d' ' -f1)
         if [ "$a" = "$b" ]; then verdict="identical"; else verdict="DIFFERENT"; fi
         say "== one file of $s with -j 2 (report $verdict to -j 1)"
-        measure pcapd-ndjson-j2 "$s" "$runs" "$PCAPD" -j 2 --format ndjson "$f"
+        measure_jobs pcapd-one "$s" "$JOBS_RUNS" "$f"
     done
 fi
 
@@ -279,7 +305,7 @@ for s in "${SIZES[@]}"; do
 done
 ratio "pcapd -j 1 / pcapd -j 2 (4 files)" "pcapd-ndjson-j1@4x100M" "pcapd-ndjson-j2@4x100M" "wall close to 2 on 2 cores"
 for s in "${SIZES[@]}"; do
-    ratio "pcapd -j 1 / pcapd -j 2 (one file, $s)" "pcapd-ndjson@$s" "pcapd-ndjson-j2@$s" "wall close to 2 on 2 cores"
+    ratio "pcapd -j 1 / pcapd -j 2 (one file, $s)" "pcapd-one-j1@$s" "pcapd-one-j2@$s" "wall close to 2 on 2 cores"
 done
 if [ "$BIG" = 1 ]; then
     ratio "pcapd ndjson peak RSS 1G / 100M" "RSS:pcapd-ndjson@1G" "RSS:pcapd-ndjson@100M" "<= 1.2, and < 64 MB"
