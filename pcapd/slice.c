@@ -2,25 +2,29 @@
  *
  * A classic pcap file (a regular, uncompressed file) is read by N threads
  * at once.  Slice i holds the records that start in [i*S, (i+1)*S).  Its
- * reader hands libpcap a stream that replays the file header, then reads
- * the file from the first record boundary at or after i*S, so libpcap
- * still parses every record.  Record headers carry no marker: the boundary
- * is found by looking for the first offset where RESYNC_CHAIN headers in a
- * row are plausible.  A guess can be wrong (a pcap file inside a captured
- * download looks just like one), so no slice is used on a guess: slice i
- * is confirmed only once the reader of slice i-1, which walks true record
- * boundaries, has stopped exactly where slice i starts; otherwise slice i
- * is read again from where slice i-1 stopped.  So the frames are those of
- * a sequential read whatever the guesses, and a bad guess costs one slice
- * read twice.  A record libpcap refuses ends the capture there, as it does
- * for a sequential read.
+ * reader starts at the first record boundary at or after i*S and walks the
+ * records in place in the mapped file (no copy by read(), stdio, libpcap or
+ * into the slice), taking each header as libpcap would; at anything libpcap
+ * would change or refuse (a record longer than the snapshot length, one cut
+ * short), and throughout in a pcap file of another version than 2.4, it
+ * hands over to libpcap itself, on a stream that replays the file header
+ * and then reads from that record.  Record headers carry no
+ * marker: a slice's first boundary is found by looking for the first offset
+ * where RESYNC_CHAIN headers in a row are plausible.  A guess can be wrong
+ * (a pcap file inside a captured download looks just like one), so no
+ * slice is used on a guess: slice i is confirmed only once the reader of
+ * slice i-1, which walks true record boundaries, has stopped exactly where
+ * slice i starts; otherwise slice i is read again from where slice i-1
+ * stopped.  So the frames are those of a sequential read whatever the
+ * guesses, and a bad guess costs one slice read twice.  A record libpcap
+ * refuses ends the capture there, as it does for a sequential read.
  *
- * Anything else (pcapng, gzip, a pipe) is read by one thread, which cuts
- * it into slices of about S bytes.
+ * Anything else (pcapng, gzip, a pipe) is read by one thread with libpcap,
+ * which cuts it into slices of about S bytes.  What libpcap returns is
+ * copied into the slice, its buffer being reused.
  *
  * Readers decode each frame down to TCP and pick its worker by the
- * connection's hash; the payload is copied into the slice, since libpcap's
- * buffer is reused.  IP fragments cannot be reassembled by a reader that
+ * connection's hash.  IP fragments cannot be reassembled by a reader that
  * sees only its slice: they go to every worker, each reassembling them in
  * capture order (shard.c).
  */
@@ -34,7 +38,8 @@
 
 /* Headers in a row that must look right for a resynchronisation guess. */
 #define RESYNC_CHAIN 8
-/* What a plausible record header may hold. */
+/* What a plausible record header may hold; the capture length is also the
+ * most libpcap accepts for the link types pcapd reads. */
 #define RESYNC_MAX_CAPLEN (256u * 1024)
 #define RESYNC_MAX_LEN    (16u * 1024 * 1024)
 #define RESYNC_MAX_STEP_S (24 * 3600)
@@ -377,10 +382,10 @@ void *slice_reader(void *arg)
 
 /* ---- set-up ------------------------------------------------------------- */
 
-/* Map the file when it is a plain pcap 2.4 file, so the readers walk its
- * records in place: no copy by read(), by stdio, by libpcap, nor into the
- * slice.  Pages are given back as slices are merged (slice_done), so the
- * resident size stays that of the slices in flight. */
+/* Map the file when it is a pcap 2.4 file (older versions have quirks only
+ * libpcap knows), so the readers walk its records in place.  Pages are
+ * given back as slices are merged (slice_done), so the resident size stays
+ * that of the slices in flight. */
 static void map_file(shard_run *r, pcap_t *p)
 {
     uint16_t major, minor;
