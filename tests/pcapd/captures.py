@@ -9,7 +9,9 @@ known exactly (STEP_NS).
 """
 import base64
 import gzip
+import os
 import struct
+import sys
 
 BASE_TS = 1700000000 * 10**9 + 123456789   # nanoseconds; .123456789
 STEP_NS = 10 * 10**6                        # 10 ms between packets
@@ -344,3 +346,18 @@ def write(path, data):
 def write_gz(path, data):
     with gzip.open(path, "wb") as f:
         f.write(data)
+
+
+def parse_args(prog, cases):
+    """The command line of a test script: PCAPD CASE|all [SOURCE_DIR], or
+    --list (print the case names for ctest).  Returns (pcapd, source_dir,
+    case names), or the exit status when there is nothing more to do."""
+    if len(sys.argv) == 2 and sys.argv[1] == "--list":
+        print(";".join(cases))
+        return 0
+    if len(sys.argv) < 3:
+        print("usage: %s PCAPD CASE|all [SOURCE_DIR]" % prog)
+        return 2
+    src = sys.argv[3] if len(sys.argv) > 3 else os.path.join(os.path.dirname(__file__), "..", "..")
+    names = list(cases) if sys.argv[2] == "all" else [sys.argv[2]]
+    return os.path.abspath(sys.argv[1]), os.path.abspath(src), names

@@ -950,16 +950,10 @@ CASES = {
 
 def main():
     global PCAPD, SRC, TMP
-    if len(sys.argv) == 2 and sys.argv[1] == "--list":
-        print(";".join(CASES))
-        return 0
-    if len(sys.argv) < 3:
-        print("usage: test_pcapd.py PCAPD CASE|all [SOURCE_DIR]")
-        return 2
-    PCAPD = os.path.abspath(sys.argv[1])
-    SRC = os.path.abspath(sys.argv[3] if len(sys.argv) > 3 else
-                          os.path.join(os.path.dirname(__file__), "..", ".."))
-    names = list(CASES) if sys.argv[2] == "all" else [sys.argv[2]]
+    args = cap.parse_args("test_pcapd.py", CASES)
+    if isinstance(args, int):
+        return args
+    PCAPD, SRC, names = args
     status = 0
     for name in names:
         TMP = tempfile.mkdtemp(prefix="pcapd-test-")
