@@ -273,7 +273,7 @@ static const qid_pattern qid_patterns[] = {
     { "id=",                           QID_AFTER,  "Exim (OK id=1abc-def-gh) and generic" },
     { " Message accepted for delivery", QID_BEFORE, "Sendmail, OpenSMTPD" },
     { " mail accepted for delivery",   QID_BEFORE, "<id> mail accepted for delivery (nDPI emotet capture)" },
-    { " accepted by ",                 QID_BEFORE, "1&1 mreu (Message <id> accepted by <host>)" },
+    { " accepted",                     QID_BEFORE, "IronPort (Message <n> accepted), 1&1 (Message <id> accepted by <host>)" },
     { " - gsmtp",                      QID_BEFORE, "Gmail (OK <ts> <id> - gsmtp)" },
     { " qp ",                          QID_AFTER,  "qmail (ok <ts> qp <n>)" },
     { "Queued (",                      QID_AFTER,  "Haraka (Message Queued (<id>))" },
@@ -299,11 +299,26 @@ static const char *ci_find(const char *h, size_t n, const char *needle)
  * for delivery", "Message accepted by ..."). */
 static const char *const qid_not_ids[] = { "ok", "message", "mail", "for", "as", "queued", "accepted" };
 
-/* A word that is not an id: an enhanced code or one of qid_not_ids. */
+/* A decimal number with a fraction: a duration ("Queued (0.047 seconds)",
+ * hMailServer), not an id. */
+static bool qid_decimal(const char *p, size_t n)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '.')
+            dots++;
+        else if (!g_ascii_isdigit(p[i]))
+            return false;
+    }
+    return dots == 1;
+}
+
+/* A word that is not an id: an enhanced code, a duration or one of
+ * qid_not_ids. */
 static bool qid_plausible(const char *p, size_t n)
 {
     smtp_enhanced enh;
-    if (n == 0)
+    if (n == 0 || qid_decimal(p, n))
         return false;
     if (reg_enhanced_parse(p, n, &enh) == n && enh.present)
         return false;

@@ -352,6 +352,10 @@ static void test_queue_ids(void)
         { "Message 0MIjEq-1VEnJO3RVo-002UBE accepted by mreu2.kundenserver.de", "0MIjEq-1VEnJO3RVo-002UBE" }, /* 1&1 */
         { "2.0.0 Ok: 3462 bytes queued as 077781CA025", "077781CA025" },       /* Postfix after BDAT */
         { "Message accepted by the relay", "" },
+        { "ok:  Message 40123456 accepted", "40123456" },                     /* Cisco IronPort */
+        { "Queued (0.047 seconds)", "" },                                     /* hMailServer */
+        { "2.6.0 Accepted", "" },
+        { "Ok, accepted", "" },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         smtp_span q = smtp_queue_id(cases[i].text, strlen(cases[i].text));
