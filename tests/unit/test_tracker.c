@@ -686,6 +686,46 @@ static void test_tick_start_expiry_order(void)
     rec_clear(&r);
 }
 
+/* A flow idles out when its own time is up, even while a flow still busy
+ * sits behind it at the tail of the activity list (a flow is moved to the
+ * head at most once per FLOW_TOUCH_NS, so one that was busy a moment ago
+ * can still be at the tail); and a packet with an earlier time does not
+ * turn the clock back. */
+static void test_idle_exact(void)
+{
+    const int64_t s = 1000000000LL;
+    rec r;
+    tcp_tracker_options o = { .idle_ns = 10 * s };
+    tcp_tracker *t = tracker(&r, &o);
+    conn x, a;
+
+    conn_init(&x, t, 4, "10.8.0.1", 5000, "10.8.0.2", 25, 1, 2);
+    conn_open(&x);
+    conn_send(&x, 1, "220 x\r\n");              /* x: 1, at the tail */
+    g_ts += s / 10;
+    conn_init(&a, t, 4, "10.8.0.3", 5001, "10.8.0.2", 25, 1, 2);
+    conn_open(&a);
+    conn_send(&a, 1, "220 a\r\n");              /* a: 2, quiet from here */
+    g_ts += 8 * s / 10;
+    conn_send(&x, 0, "EHLO x\r\n");             /* x busy, not moved: FLOW_TOUCH_NS */
+    int64_t x_last = g_ts;
+    G_STATIC_ASSERT(FLOW_TOUCH_NS >= 1000000000LL);
+    tcp_tracker_tick(t, x_last + 10 * s - s / 2);  /* a is due, x is not */
+    g_assert_true(has(&r, "2 end idle"));
+    g_assert_false(has(&r, "1 end idle"));
+    /* a packet of x stamped back in time: activity as of the clock (which
+     * it does not turn back), so x lasts another idle period from there */
+    g_ts = x_last - 5 * s;
+    conn_send(&x, 1, "250 x\r\n");
+    tcp_tracker_tick(t, x_last + 19 * s);
+    g_assert_false(has(&r, "1 end idle"));
+    tcp_tracker_tick(t, x_last + 20 * s);
+    g_assert_true(has(&r, "1 end idle"));
+    g_assert_cmpuint(tcp_tracker_get_stats(t)->live, ==, 0);
+    tcp_tracker_free(t);
+    rec_clear(&r);
+}
+
 /* The flow index: both directions find one entry; removal keeps every
  * other entry reachable (backward-shift deletion). */
 static void test_flow_table(void)
@@ -732,6 +772,7 @@ int main(int argc, char **argv)
     g_test_add_func("/tracker/ack-before-data", test_ack_before_data);
     g_test_add_func("/tracker/finish-ids", test_finish_ids);
     g_test_add_func("/tracker/tick-start-expiry-order", test_tick_start_expiry_order);
+    g_test_add_func("/tracker/idle-exact", test_idle_exact);
     g_test_add_func("/tracker/flow-table", test_flow_table);
     return g_test_run();
 }
