@@ -41,7 +41,8 @@ static void emit(pool *pl, job *j)
     pcapd_ctx *w = &j->ctx;
     ob_copy_renumbered(&m->ob, &w->ob, pl->base);
     ob_flush(&m->ob);
-    summary_merge(&m->sum, &w->sum, pl->base);
+    const summary *one = &w->sum;
+    summary_merge(&m->sum, &one, 1, pl->base);
     pl->base += w->sum.conversations;
     if (w->exit_code > m->exit_code)
         m->exit_code = w->exit_code;

@@ -164,6 +164,10 @@ typedef struct summary_failure {
     const char   *command;        /* registry strings */
     const char   *meaning;
     uint64_t      count;
+    /* When it was first seen: frame of the reply event, then order among
+     * the kinds of one summary (summary_merge adds kinds in this order). */
+    uint32_t      first_frame;
+    uint64_t      first_seq;
 } summary_failure;
 
 typedef struct summary {
@@ -180,6 +184,7 @@ typedef struct summary {
     uint64_t anomaly_severity[3];
     uint64_t rcpt_refused;
     uint64_t failures_other;            /* beyond the distinct-key bound */
+    uint64_t failures_seen;             /* distinct kinds met (first_seq) */
     /* Capture and decoding counters. */
     uint64_t files, files_failed;
     uint64_t packets, bytes, tcp_segments;
@@ -201,9 +206,12 @@ bool summary_event(summary *s, const smtp_event *ev, uint64_t conv, const char *
                    summary_slow *entered);
 /* Offer one reply to the slowest-replies list; true if it entered. */
 bool summary_slow_add(summary *s, const summary_slow *w);
-/* Add `src` (one file's totals, read with -j) to `dst`; its conversation
- * ids are increased by `conv_base`. */
-void summary_merge(summary *dst, const summary *src, uint64_t conv_base);
+/* Add the totals of src[0..n) (-j: one file's, or the workers' of one
+ * file) to `dst`; conversation ids are increased by `conv_base`.  Failure
+ * replies are added in the order they were first seen across all of them,
+ * as one summary seeing every event would have met them, so the bound on
+ * distinct kinds keeps the same ones. */
+void summary_merge(summary *dst, const summary *const *src, size_t n, uint64_t conv_base);
 /* The `max` most frequent failure replies (summary_failure *), most
  * frequent first; the caller frees the array, the elements stay the
  * summary's. */

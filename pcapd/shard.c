@@ -18,8 +18,9 @@
  *
  * Where it can still differ, all at limits: the live-flow cap
  * (--max-conversations) and the tombstone ring apply to each worker, so
- * they bite later; the text renderer's bound on pending text and the
- * summary's bound on distinct failure replies count each worker alone.
+ * they bite later, and the text renderer's bound on pending text counts
+ * each worker alone.  (The summary's bound on distinct failure replies
+ * does not: summary_merge() adds them in the order they were met.)
  *
  * Memory: slots hold at most (readers + 2) slices of about S bytes each,
  * (in the file's mapping or copied), plus the workers' reports of them.
@@ -374,15 +375,21 @@ static void workers_start(shard_run *r)
 static void workers_finish(shard_run *r)
 {
     pcapd_ctx *c = r->main;
+    const summary **sums = g_new(const summary *, r->n);
     for (unsigned s = 0; s < r->n; s++) {
         shard_worker *w = &r->workers[s];
         pcapd_ctx_totals(&w->ctx);
         /* The merge already ranked the slow replies, with report ids. */
         w->ctx.sum.n_slow = 0;
-        summary_merge(&c->sum, &w->ctx.sum, 0);
+        sums[s] = &w->ctx.sum;
         if (w->ctx.exit_code > c->exit_code)
             c->exit_code = w->ctx.exit_code;
         c->fail_hit |= w->ctx.fail_hit;
+    }
+    summary_merge(&c->sum, sums, r->n, 0);
+    g_free(sums);
+    for (unsigned s = 0; s < r->n; s++) {
+        shard_worker *w = &r->workers[s];
         pcapd_ctx_free(&w->ctx);
         frag_free(w->frags);
         g_hash_table_destroy(r->ids[s]);

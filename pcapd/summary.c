@@ -44,9 +44,10 @@ void summary_free(summary *s)
     s->failures = NULL;
 }
 
-static void summary_failure_add(summary *s, const smtp_reply_ev *r)
+static void summary_failure_add(summary *s, const smtp_reply_ev *r, uint32_t frame)
 {
-    summary_failure key = { r->code, { 0, 0, 0, 0 }, r->command_label, r->meaning, 0 };
+    summary_failure key = { r->code, { 0, 0, 0, 0 }, r->command_label, r->meaning, 0, frame,
+                            s->failures_seen };
     if (r->enhanced.present)
         key.enhanced = r->enhanced;
     summary_failure *f = g_hash_table_lookup(s->failures, &key);
@@ -55,6 +56,7 @@ static void summary_failure_add(summary *s, const smtp_reply_ev *r)
     } else if (g_hash_table_size(s->failures) < SUMMARY_MAX_FAILURE_KEYS) {
         f = g_memdup2(&key, sizeof key);
         f->count = 1;
+        s->failures_seen++;
         g_hash_table_add(s->failures, f);
     } else {
         s->failures_other++;
@@ -88,7 +90,7 @@ bool summary_event(summary *s, const smtp_event *ev, uint64_t conv, const char *
             s->reply_class[r->code / 100]++;
         }
         if (r->code >= 400 && r->code < 600)
-            summary_failure_add(s, r);
+            summary_failure_add(s, r, ev->pos.frame);
         if (r->latency_ns >= 0) {
             w = (summary_slow){ r->latency_ns, conv, r->first_frame ? r->first_frame : ev->pos.frame,
                                 r->code, r->command_label, file };
@@ -167,17 +169,36 @@ GPtrArray *summary_failures(const summary *s, size_t max)
     return all;
 }
 
-void summary_merge(summary *dst, const summary *src, uint64_t conv_base)
+static gint by_first_frame(gconstpointer a, gconstpointer b)
 {
-    uint64_t *d = (uint64_t *)dst;
-    const uint64_t *a = (const uint64_t *)src;
-    for (size_t i = 0; i < offsetof(summary, failures) / sizeof(uint64_t); i++)
-        d[i] += a[i];
-    GHashTableIter it;
-    gpointer k;
-    g_hash_table_iter_init(&it, src->failures);
-    while (g_hash_table_iter_next(&it, &k, NULL)) {
-        const summary_failure *f = k;
+    const summary_failure *x = *(summary_failure *const *)a, *y = *(summary_failure *const *)b;
+    if (x->first_frame != y->first_frame)
+        return x->first_frame < y->first_frame ? -1 : 1;
+    return x->first_seq < y->first_seq ? -1 : x->first_seq > y->first_seq;
+}
+
+void summary_merge(summary *dst, const summary *const *src, size_t n, uint64_t conv_base)
+{
+    GPtrArray *seen = g_ptr_array_new();
+    for (size_t k = 0; k < n; k++) {
+        uint64_t *d = (uint64_t *)dst;
+        const uint64_t *a = (const uint64_t *)src[k];
+        for (size_t i = 0; i < offsetof(summary, failures) / sizeof(uint64_t); i++)
+            d[i] += a[i];
+        GHashTableIter it;
+        gpointer f;
+        g_hash_table_iter_init(&it, src[k]->failures);
+        while (g_hash_table_iter_next(&it, &f, NULL))
+            g_ptr_array_add(seen, f);
+        for (size_t i = 0; i < src[k]->n_slow; i++) {
+            summary_slow w = src[k]->slow[i];
+            w.conv += conv_base;
+            summary_slow_add(dst, &w);
+        }
+    }
+    g_ptr_array_sort(seen, by_first_frame);
+    for (guint i = 0; i < seen->len; i++) {
+        const summary_failure *f = seen->pdata[i];
         summary_failure *d = g_hash_table_lookup(dst->failures, f);
         if (d) {
             d->count += f->count;
@@ -187,9 +208,5 @@ void summary_merge(summary *dst, const summary *src, uint64_t conv_base)
             dst->failures_other += f->count;
         }
     }
-    for (size_t i = 0; i < src->n_slow; i++) {
-        summary_slow w = src->slow[i];
-        w.conv += conv_base;
-        summary_slow_add(dst, &w);
-    }
+    g_ptr_array_free(seen, TRUE);
 }
