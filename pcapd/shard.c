@@ -17,9 +17,9 @@
  * writes, byte for byte.
  *
  * Where it can still differ, all at limits: the live-flow cap
- * (--max-conversations) and the tombstone ring apply to each worker, so
- * they bite later, and the text renderer's bound on pending text counts
- * each worker alone.  (The summary's bound on distinct failure replies
+ * (--max-conversations) is shared out among the workers and the tombstone
+ * ring is each worker's, so they bite at other moments, and the text
+ * renderer's bound on pending text counts each worker alone.  (The summary's bound on distinct failure replies
  * does not: summary_merge() adds them in the order they were met.)
  *
  * Memory: slots hold at most (readers + 2) slices of about S bytes each,
@@ -27,6 +27,7 @@
  */
 #include "shard.h"
 #include "progress.h"
+#include "smtp_limits.h"
 #include "stream.h"
 
 #include <stdlib.h>
@@ -355,13 +356,19 @@ static uint64_t slice_bytes(void)
 
 static void workers_start(shard_run *r)
 {
+    /* The live-conversation cap is the run's: each worker keeps its share,
+     * so a flood of connections takes no more memory than with one thread
+     * (which conversation goes first when the cap bites may differ). */
+    r->worker_opts = *r->main->opts;
+    size_t cap = r->worker_opts.max_live ? r->worker_opts.max_live : FLOW_MAX_LIVE_DEFAULT;
+    r->worker_opts.max_live = MAX((cap + r->n - 1) / r->n, 1);
     r->workers = g_new0(shard_worker, r->n);
     r->ids = g_new(GHashTable *, r->n);
     for (unsigned s = 0; s < r->n; s++) {
         shard_worker *w = &r->workers[s];
         w->run = r;
         w->id = s;
-        pcapd_ctx_init(&w->ctx, r->main->opts, NULL);
+        pcapd_ctx_init(&w->ctx, &r->worker_opts, NULL);
         ob_free(&w->ctx.ob);        /* it writes into the slices' buffers */
         w->ctx.shard = w;
         w->ctx.file = r->name;

@@ -98,6 +98,7 @@ typedef struct shard_worker {
 
 typedef struct shard_run {
     pcapd_ctx   *main;
+    pcapd_options worker_opts; /* the run's, with each worker's share of the cap */
     const char  *name;
     int          dlt;
     bool         have_filter;

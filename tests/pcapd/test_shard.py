@@ -480,8 +480,8 @@ def case_many_interleaved():
     check(run(["-q", "--fail-on", "reject", fn])[0] == EXIT_FAIL_ON, "--fail-on reject did not fire")
     compare(fn, extra=["-f", "tcp port 25 or tcp port 10025"], reports=(["-F", "csv"],),
             slices=(600, None), stats=False)
-    # Under the live-conversation cap (pcapd.1: with -j it applies to each
-    # thread), nothing is evicted either way.
+    # Under the live-conversation cap nothing is evicted either way (for
+    # the cap itself, see case_cap_shared).
     compare(fn, extra=["--max-conversations", "200"], reports=(["-F", "ndjson"],),
             slices=(600, None), stats=False)
     # Other analysis and output options.
@@ -1125,6 +1125,35 @@ def bare_frame(src, dst, sport, dport, seq, ack, flags, payload=b""):
         "!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, src, dst) + tcp
 
 
+def case_cap_shared():
+    """--max-conversations is the run's, shared out among -j's threads
+    (pcapd.1), so a flood of connections takes no more memory with -j:
+    with 150 conversations open at once and a cap of 100, one thread cuts
+    off 50, and -j 2 and -j 3 cut off some too (each thread keeps its share
+    of the cap, not the whole of it)."""
+    base = cap.BASE_TS
+    sources = []
+    for i in range(150):
+        sess = [cap.s("220 cap.example ESMTP"), cap.c("EHLO c%d" % i), cap.s("250 cap.example")]
+        pk = retime(cap.tcp_packets(sess, v4(10, 9, 1 + i // 200, 1 + i % 200), v4(10, 9, 0, 2),
+                                    cport=46000 + i), base + i * MS, MS // 10)
+        # open and greeted, then silent to the end of the capture: no FIN
+        sources.append([(p.ts, ip_of(p, 1 + k)) for k, p in enumerate(pk[:6])])
+    fn = path("cap.pcap")
+    cap.write_pcap(fn, merge(*sources))
+    for jobs in ("1", "2", "3"):
+        rc, out, err = run(["-q", "-j", jobs, "--max-conversations", "100", "-F", "ndjson", fn],
+                           slice_bytes=4096)
+        convs = of_type(ndjson(out), "conversation")
+        evicted = sum(1 for c in convs if c["end_reason"] == "evicted")
+        check(rc == EXIT_OK and len(convs) == 150, "-j %s: exit %d, %d conversations"
+              % (jobs, rc, len(convs)))
+        if jobs == "1":
+            check(evicted == 50, "-j 1: %d evicted, want 50" % evicted)
+        else:
+            check(evicted >= 30, "-j %s: %d evicted: the cap is not shared out" % (jobs, evicted))
+
+
 def case_tombstone_overflow():
     """A late segment of a closed connection is ignored while the tracker
     remembers the connection (60 s, at most 65536 closed connections):
@@ -1316,6 +1345,7 @@ CASES = {
     "text_total_flush": case_text_total_flush,
     "tombstone_overflow": case_tombstone_overflow,
     "summary_bounds": case_summary_bounds,
+    "cap_shared": case_cap_shared,
     "late_start": case_late_start,
 }
 
