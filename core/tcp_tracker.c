@@ -135,6 +135,9 @@ struct tcp_tracker {
     GQueue       active;
     tomb_ring    tombs;
     int64_t      clock;       /* the latest capture time seen (see expire()) */
+    GPtrArray   *ending;      /* tcp_tracker_finish_*: flows in end order, */
+    guint        ending_at;   /* the next to end, */
+    cap_pos      ending_pos;  /* and where */
     int64_t      expire_at;   /* nothing is due before this clock */
     uint64_t     next_id;
     tcp_tracker_stats stats;
@@ -801,6 +804,12 @@ static int64_t clamp_ts(int64_t ts)
     return ts < 0 ? 0 : ts > CAP_TS_MAX_NS ? CAP_TS_MAX_NS : ts;
 }
 
+static cap_pos clamp_pos(cap_pos pos)
+{
+    pos.ts_ns = clamp_ts(pos.ts_ns);
+    return pos;
+}
+
 static void segment_in(tcp_tracker *t, const tcp_segment *seg);
 
 /* Capture time `now_ns` was seen: the clock moves on (never back), and
@@ -890,23 +899,54 @@ void tcp_tracker_tick(tcp_tracker *t, int64_t now_ns)
     clock_advance(t, clamp_ts(now_ns));
 }
 
-void tcp_tracker_finish(tcp_tracker *t, cap_pos pos)
+void tcp_tracker_finish_begin(tcp_tracker *t, cap_pos pos)
 {
-    pos.ts_ns = clamp_ts(pos.ts_ns);
-    GPtrArray *live = g_ptr_array_new();
+    if (!t->ending)
+        t->ending = g_ptr_array_new();
+    g_ptr_array_set_size(t->ending, 0);
+    t->ending_at = 0;
+    t->ending_pos = clamp_pos(pos);
     for (GList *l = t->active.head; l; l = l->next)
-        g_ptr_array_add(live, l->data);
-    g_ptr_array_sort(live, by_end_order);
-    for (guint i = 0; i < live->len; i++) {
-        tcp_flow *f = live->pdata[i];
-        flow_end(f, close_reason(f, SMTP_END_EOF), pos);
-        flow_destroy(t, f);
-    }
-    g_ptr_array_free(live, TRUE);
+        g_ptr_array_add(t->ending, l->data);
+    g_ptr_array_sort(t->ending, by_end_order);
+}
+
+bool tcp_tracker_finish_next(const tcp_tracker *t, uint64_t *id, uint32_t *first_frame)
+{
+    if (!t->ending || t->ending_at >= t->ending->len)
+        return false;
+    const tcp_flow *f = t->ending->pdata[t->ending_at];
+    *id = f->info.id;
+    *first_frame = f->first.frame;
+    return true;
+}
+
+bool tcp_tracker_finish_step(tcp_tracker *t)
+{
+    if (!t->ending || t->ending_at >= t->ending->len)
+        return false;
+    tcp_flow *f = t->ending->pdata[t->ending_at++];
+    flow_end(f, close_reason(f, SMTP_END_EOF), t->ending_pos);
+    flow_destroy(t, f);
+    return true;
+}
+
+void tcp_tracker_finish_done(tcp_tracker *t)
+{
+    while (tcp_tracker_finish_step(t))
+        ;
+    if (t->ending)
+        g_ptr_array_set_size(t->ending, 0);
     tombs_free(t);
     t->expire_at = INT64_MAX;
     /* The next capture's clock starts afresh: its times may be earlier. */
     t->clock = 0;
+}
+
+void tcp_tracker_finish(tcp_tracker *t, cap_pos pos)
+{
+    tcp_tracker_finish_begin(t, pos);
+    tcp_tracker_finish_done(t);
 }
 
 const tcp_tracker_stats *tcp_tracker_get_stats(const tcp_tracker *t)
@@ -929,5 +969,7 @@ void tcp_tracker_free(tcp_tracker *t)
         flow_destroy(t, t->active.tail->data);
     tombs_free(t);
     flow_table_clear(&t->table);
+    if (t->ending)
+        g_ptr_array_free(t->ending, TRUE);
     g_free(t);
 }

@@ -94,6 +94,17 @@ void tcp_tracker_segment(tcp_tracker *t, const tcp_segment *seg);
  * out in that order too. */
 void tcp_tracker_finish(tcp_tracker *t, cap_pos pos);
 
+/* tcp_tracker_finish() in steps, for a front end that interleaves the
+ * ends of several trackers (pcapd -j): _begin() fixes the order (the one
+ * above) and the position; _next() says which flow ends next (its
+ * conversation id, 0 if it has none yet, and its first frame; false when
+ * none is left); _step() ends it; _done() ends what is left and clears up
+ * as tcp_tracker_finish() does. */
+void tcp_tracker_finish_begin(tcp_tracker *t, cap_pos pos);
+bool tcp_tracker_finish_next(const tcp_tracker *t, uint64_t *id, uint32_t *first_frame);
+bool tcp_tracker_finish_step(tcp_tracker *t);
+void tcp_tracker_finish_done(tcp_tracker *t);
+
 /* Close conversations idle since before `now_ns` (live mode timer). */
 void tcp_tracker_expire(tcp_tracker *t, int64_t now_ns);
 

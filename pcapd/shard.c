@@ -66,13 +66,37 @@ void shard_note_event(shard_worker *w, const outbuf *ob, uint64_t conv, bool end
                       const summary_slow *slow)
 {
     if (slow) {
-        shard_rec rec = { .idx = w->idx, .kind = REC_SLOW, .conv = conv, .slow = *slow,
-                          .tick = w->ticking };
+        shard_rec rec = { .idx = w->idx, .kind = REC_SLOW, .conv = conv,
+                          .first = w->out->slows->len, .tick = w->ticking };
+        g_array_append_vals(w->out->slows, slow, 1);
         note(w, &rec);
     }
     shard_rec rec = { .idx = w->idx, .kind = REC_OUT, .end = end, .conv = conv,
                       .upto = ob->len, .tick = w->ticking };
     note(w, &rec);
+}
+
+static void shard_out_init(shard_out *o)
+{
+    ob_init(&o->ob, NULL, 1 << 14);
+    ob_track_convs(&o->ob);
+    o->recs = g_array_new(FALSE, FALSE, sizeof(shard_rec));
+    o->slows = g_array_new(FALSE, FALSE, sizeof(summary_slow));
+}
+
+static void shard_out_reset(shard_out *o)
+{
+    o->ob.len = 0;
+    g_array_set_size(o->ob.marks, 0);
+    g_array_set_size(o->recs, 0);
+    g_array_set_size(o->slows, 0);
+}
+
+static void shard_out_free(shard_out *o)
+{
+    ob_free(&o->ob);
+    g_array_free(o->recs, TRUE);
+    g_array_free(o->slows, TRUE);
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -140,10 +164,6 @@ static void run_slice(shard_worker *w, slice *sl)
             tick(w, pos.ts_ns);
         }
     }
-    if (sl->last) {
-        w->idx = REC_AT_END;
-        tcp_tracker_finish(w->ctx.tracker, sl->end_pos);
-    }
     out->ob = w->ctx.ob;
     memset(&w->ctx.ob, 0, sizeof w->ctx.ob);
     w->out = NULL;
@@ -189,9 +209,9 @@ static uint64_t global_id(void *user, uint64_t local)
     return p ? p->global : 0;
 }
 
-/* Where a note of worker `w` goes among notes of flows ending at the same
- * frame: as tcp_tracker_finish() orders flows, conversations by id, then
- * flows that start a conversation only as they end, by first frame. */
+/* Where a note of worker `w` goes among notes of flows idling out at the
+ * same frame: as the tracker orders them, conversations by id, then flows
+ * that start a conversation only as they end, by first frame. */
 static void end_rank(shard_run *r, unsigned w, const shard_rec *x, bool *fresh, uint64_t *key)
 {
     if (x->kind == REC_START) {
@@ -211,9 +231,9 @@ static bool before(shard_run *r, unsigned a, const shard_rec *x, unsigned b, con
         return x->idx < y->idx;
     /* At one frame: what ended on a tick, then the segment's own events,
      * which are all one worker's. */
-    if (x->idx != REC_AT_END && x->tick != y->tick)
+    if (x->tick != y->tick)
         return x->tick;
-    if (x->idx == REC_AT_END || x->tick) {
+    if (x->tick) {
         bool fa, fb;
         uint64_t ka, kb;
         end_rank(r, a, x, &fa, &ka);
@@ -231,21 +251,52 @@ static void report_error(shard_run *r, const slice *sl)
         pcapd_read_error(r->main, r->name, sl->end, sl->error, sl->base + sl->n_frames + 1);
 }
 
-static void merge_slice(shard_run *r, slice *sl)
+/* Where the merge stands in one worker's notes and report. */
+typedef struct cursor {
+    guint  next, mark;
+    size_t from;
+} cursor;
+
+/* Act on worker s's next note in `o`: give out an id, rank a slow reply,
+ * or copy the rendered event with report ids. */
+static void take_note(shard_run *r, unsigned s, const shard_out *o, cursor *at)
 {
     pcapd_ctx *c = r->main;
+    const shard_rec *rec = &g_array_index(o->recs, shard_rec, at->next++);
+    id_map m = { r, s };
+    if (rec->kind == REC_START) {
+        id_pair *p = g_new(id_pair, 1);
+        p->local = rec->conv;
+        p->global = ++r->next_id;
+        p->slice = r->merging;
+        p->idx = rec->idx;
+        p->first = rec->first;
+        p->late = rec->tick || rec->idx == REC_AT_END;
+        g_hash_table_insert(r->ids[s], &p->local, p);
+    } else if (rec->kind == REC_SLOW) {
+        summary_slow w = g_array_index(o->slows, summary_slow, rec->first);
+        w.conv = global_id(&m, rec->conv);
+        summary_slow_add(&c->sum, &w);
+    } else {
+        at->mark = ob_copy_mapped(&c->ob, &o->ob, at->from, rec->upto, at->mark, global_id, &m);
+        at->from = rec->upto;
+        if (rec->end)
+            g_hash_table_remove(r->ids[s], &rec->conv);
+    }
+}
+
+static void merge_slice(shard_run *r, slice *sl)
+{
     r->merging = sl->index;
-    guint next[SHARD_MAX_WORKERS] = { 0 }, mark[SHARD_MAX_WORKERS] = { 0 };
-    size_t from[SHARD_MAX_WORKERS] = { 0 };
-    bool error_told = !sl->last;
+    cursor at[SHARD_MAX_WORKERS] = { { 0, 0, 0 } };
     for (;;) {
         int best = -1;
         const shard_rec *rec = NULL;
         for (unsigned s = 0; s < r->n; s++) {
             GArray *recs = sl->out[s].recs;
-            if (next[s] == recs->len)
+            if (at[s].next == recs->len)
                 continue;
-            const shard_rec *x = &g_array_index(recs, shard_rec, next[s]);
+            const shard_rec *x = &g_array_index(recs, shard_rec, at[s].next);
             if (best < 0 || before(r, s, x, (unsigned)best, rec)) {
                 best = (int)s;
                 rec = x;
@@ -253,38 +304,60 @@ static void merge_slice(shard_run *r, slice *sl)
         }
         if (best < 0)
             break;
-        unsigned s = (unsigned)best;
-        next[s]++;
-        if (rec->idx == REC_AT_END && !error_told) {
-            /* As read_capture(): the error, then the end of every
-             * conversation still open. */
-            report_error(r, sl);
-            error_told = true;
-        }
-        id_map m = { r, s };
-        if (rec->kind == REC_START) {
-            id_pair *p = g_new(id_pair, 1);
-            p->local = rec->conv;
-            p->global = ++r->next_id;
-            p->slice = sl->index;
-            p->idx = rec->idx;
-            p->first = rec->first;
-            p->late = rec->tick || rec->idx == REC_AT_END;
-            g_hash_table_insert(r->ids[s], &p->local, p);
-        } else if (rec->kind == REC_SLOW) {
-            summary_slow w = rec->slow;
-            w.conv = global_id(&m, rec->conv);
-            summary_slow_add(&c->sum, &w);
-        } else {
-            mark[s] = ob_copy_mapped(&c->ob, &sl->out[s].ob, from[s], rec->upto, mark[s],
-                                     global_id, &m);
-            from[s] = rec->upto;
-            if (rec->end)
-                g_hash_table_remove(r->ids[s], &rec->conv);
-        }
+        take_note(r, (unsigned)best, &sl->out[best], &at[best]);
     }
-    if (!error_told)
+    /* As read_capture(): the error, then the end of every conversation
+     * still open (finish_all). */
+    if (sl->last)
         report_error(r, sl);
+}
+
+/* The end of the capture, run by the main thread once the workers are
+ * gone: the flows still open are ended one at a time, always the next in
+ * the order a single tracker would end them (conversations by report id,
+ * then flows that start one only as they end, by first frame), each
+ * worker's notes merged at once: the report of a flood of open
+ * conversations streams out instead of piling up. */
+static void finish_all(shard_run *r, cap_pos end)
+{
+    r->merging = UINT64_MAX;
+    for (unsigned s = 0; s < r->n; s++)
+        tcp_tracker_finish_begin(r->workers[s].ctx.tracker, end);
+    for (;;) {
+        int best = -1;
+        bool best_fresh = false;
+        uint64_t best_key = 0;
+        for (unsigned s = 0; s < r->n; s++) {
+            uint64_t id;
+            uint32_t first;
+            if (!tcp_tracker_finish_next(r->workers[s].ctx.tracker, &id, &first))
+                continue;
+            bool fresh = id == 0;
+            uint64_t key = fresh ? first : global_id(&(id_map){ r, s }, id);
+            if (best < 0 || (fresh != best_fresh ? !fresh : key < best_key)) {
+                best = (int)s;
+                best_fresh = fresh;
+                best_key = key;
+            }
+        }
+        if (best < 0)
+            break;
+        shard_worker *w = &r->workers[best];
+        shard_out *o = &w->ending;
+        w->idx = REC_AT_END;
+        w->out = o;
+        w->ctx.ob = o->ob;
+        tcp_tracker_finish_step(w->ctx.tracker);
+        o->ob = w->ctx.ob;
+        memset(&w->ctx.ob, 0, sizeof w->ctx.ob);
+        cursor at = { 0, 0, 0 };
+        while (at.next < o->recs->len)
+            take_note(r, (unsigned)best, o, &at);
+        ob_flush(&r->main->ob);
+        shard_out_reset(o);
+    }
+    for (unsigned s = 0; s < r->n; s++)
+        tcp_tracker_finish_done(r->workers[s].ctx.tracker);
 }
 
 /* Fold a merged slice's counters into the run's and free its slot. */
@@ -303,12 +376,8 @@ static void release_slice(shard_run *r, slice *sl)
     d->frags += e->frags;
     d->frags_reassembled += e->frags_reassembled;
     d->frags_dropped += e->frags_dropped;
-    for (unsigned s = 0; s < r->n; s++) {
-        shard_out *o = &sl->out[s];
-        o->ob.len = 0;
-        g_array_set_size(o->ob.marks, 0);
-        g_array_set_size(o->recs, 0);
-    }
+    for (unsigned s = 0; s < r->n; s++)
+        shard_out_reset(&sl->out[s]);
     slice_done(r, sl);
     pthread_mutex_lock(&r->lock);
     sl->shards_done = 0;
@@ -317,7 +386,8 @@ static void release_slice(shard_run *r, slice *sl)
     pthread_mutex_unlock(&r->lock);
 }
 
-static void merge_all(shard_run *r, uint64_t size)
+/* Merge every slice in order; returns where the capture ended. */
+static cap_pos merge_all(shard_run *r, uint64_t size)
 {
     pcapd_ctx *c = r->main;
     progress pg;
@@ -329,6 +399,7 @@ static void merge_all(shard_run *r, uint64_t size)
             pthread_cond_wait(&r->done, &r->lock);
         pthread_mutex_unlock(&r->lock);
         bool last = sl->last;
+        cap_pos end = sl->end_pos;
         if (last)
             progress_end(&pg);
         merge_slice(r, sl);
@@ -336,7 +407,7 @@ static void merge_all(shard_run *r, uint64_t size)
             progress_update(&pg, sl->end);
         release_slice(r, sl);
         if (last)
-            break;
+            return end;
     }
 }
 
@@ -374,6 +445,7 @@ static void workers_start(shard_run *r)
         w->ctx.file = r->name;
         w->ctx.no_progress = true;
         w->frags = frag_new();
+        shard_out_init(&w->ending);
         r->ids[s] = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
     }
 }
@@ -399,6 +471,7 @@ static void workers_finish(shard_run *r)
         shard_worker *w = &r->workers[s];
         pcapd_ctx_free(&w->ctx);
         frag_free(w->frags);
+        shard_out_free(&w->ending);
         g_hash_table_destroy(r->ids[s]);
     }
     g_free(r->workers);
@@ -415,11 +488,8 @@ static void slots_init(shard_run *r, unsigned readers)
         sl->pkts = g_array_new(FALSE, FALSE, sizeof(shard_pkt));
         sl->arena = g_byte_array_new();
         sl->out = g_new0(shard_out, r->n);
-        for (unsigned s = 0; s < r->n; s++) {
-            ob_init(&sl->out[s].ob, NULL, 1 << 14);
-            ob_track_convs(&sl->out[s].ob);
-            sl->out[s].recs = g_array_new(FALSE, FALSE, sizeof(shard_rec));
-        }
+        for (unsigned s = 0; s < r->n; s++)
+            shard_out_init(&sl->out[s]);
     }
 }
 
@@ -430,10 +500,8 @@ static void slots_free(shard_run *r)
         g_array_free(sl->pkts, TRUE);
         g_byte_array_free(sl->arena, TRUE);
         g_free(sl->error);
-        for (unsigned s = 0; s < r->n; s++) {
-            ob_free(&sl->out[s].ob);
-            g_array_free(sl->out[s].recs, TRUE);
-        }
+        for (unsigned s = 0; s < r->n; s++)
+            shard_out_free(&sl->out[s]);
         g_free(sl->out);
     }
     g_free(r->slots);
@@ -474,9 +542,10 @@ void pcapd_read_sharded(pcapd_ctx *c, const char *name)
         pthread_create(&rt[k], NULL, slice_reader, &r);
     for (unsigned s = 0; s < r.n; s++)
         pthread_create(&r.workers[s].thread, NULL, worker_main, &r.workers[s]);
-    merge_all(&r, size);
+    cap_pos end = merge_all(&r, size);
     for (unsigned s = 0; s < r.n; s++)
         pthread_join(r.workers[s].thread, NULL);
+    finish_all(&r, end);
     for (unsigned k = 0; k < readers; k++)
         pthread_join(rt[k], NULL);
     g_free(rt);
