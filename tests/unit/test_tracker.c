@@ -726,6 +726,63 @@ static void test_idle_exact(void)
     rec_clear(&r);
 }
 
+/* The end of a capture in steps: conversations in id order, then flows
+ * that have none yet by first frame, whatever the activity list's order;
+ * each step ends exactly one; _done ends the rest. */
+static void test_finish_steps(void)
+{
+    rec r;
+    tcp_tracker *t = tracker(&r, NULL);
+    conn a, b, c, d;
+    uint64_t id;
+    uint32_t first;
+
+    conn_init(&d, t, 4, "10.9.0.4", 9004, "10.9.0.9", 25, 1, 2);
+    conn_open(&d);                                   /* no payload: no conversation */
+    uint32_t d_first = g_frame - 2;
+    conn_init(&a, t, 4, "10.9.0.1", 9001, "10.9.0.9", 25, 1, 2);
+    conn_open(&a);
+    conn_send(&a, 1, "220 a\r\n");                 /* conversation 1 */
+    conn_init(&b, t, 4, "10.9.0.2", 9002, "10.9.0.9", 25, 1, 2);
+    conn_open(&b);
+    uint32_t b_first = g_frame - 2;
+    conn_init(&c, t, 4, "10.9.0.3", 9003, "10.9.0.9", 25, 1, 2);
+    conn_open(&c);
+    conn_send(&c, 1, "220 c\r\n");                 /* conversation 2 */
+    conn_send(&a, 1, "250 late\r\n");              /* a is the most recently active */
+
+    tcp_tracker_finish_begin(t, (cap_pos){ g_ts, g_frame });
+    const struct { uint64_t id; uint32_t first; } want[] = { { 1, 0 }, { 2, 0 }, { 0, d_first },
+                                                              { 0, b_first } };
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        g_assert_true(tcp_tracker_finish_next(t, &id, &first));
+        g_assert_cmpuint(id, ==, want[i].id);
+        if (!want[i].id)
+            g_assert_cmpuint(first, ==, want[i].first);
+        guint ends = r.ends->len;
+        g_assert_true(tcp_tracker_finish_step(t));
+        g_assert_cmpuint(r.ends->len, ==, ends + (want[i].id ? 1 : 0));
+        if (i == 0)
+            g_assert_false(has(&r, "2 end eof"));    /* one flow per step */
+    }
+    g_assert_false(tcp_tracker_finish_next(t, &id, &first));
+    g_assert_false(tcp_tracker_finish_step(t));
+    tcp_tracker_finish_done(t);
+    g_assert_cmpint(where(&r, "1 end eof"), <, where(&r, "2 end eof"));
+    g_assert_cmpuint(tcp_tracker_get_stats(t)->live, ==, 0);
+
+    /* _done alone ends whatever is left, as tcp_tracker_finish() does */
+    conn_init(&a, t, 4, "10.9.0.1", 9101, "10.9.0.9", 25, 1, 2);
+    conn_open(&a);
+    conn_send(&a, 1, "220 again\r\n");
+    tcp_tracker_finish_begin(t, (cap_pos){ g_ts, g_frame });
+    tcp_tracker_finish_done(t);
+    g_assert_true(has(&r, "3 end eof"));
+    g_assert_cmpuint(tcp_tracker_get_stats(t)->live, ==, 0);
+    tcp_tracker_free(t);
+    rec_clear(&r);
+}
+
 /* The flow index: both directions find one entry; removal keeps every
  * other entry reachable (backward-shift deletion). */
 static void test_flow_table(void)
@@ -773,6 +830,7 @@ int main(int argc, char **argv)
     g_test_add_func("/tracker/finish-ids", test_finish_ids);
     g_test_add_func("/tracker/tick-start-expiry-order", test_tick_start_expiry_order);
     g_test_add_func("/tracker/idle-exact", test_idle_exact);
+    g_test_add_func("/tracker/finish-steps", test_finish_steps);
     g_test_add_func("/tracker/flow-table", test_flow_table);
     return g_test_run();
 }
